@@ -1,0 +1,31 @@
+# PumpCare: `make run` serves the demo site, `make test` runs the whole suite. Both set everything up.
+PORT ?= 8000
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint chromium venv
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+run: venv
+	DEBUG=1 $(PY) manage.py migrate --noinput
+	DEBUG=1 $(PY) manage.py demo
+	@echo "PumpCare demo: http://127.0.0.1:$(PORT)/"
+	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+# Browser tests drive Debian's Chromium (Playwright's own browser download cannot work here).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+test: venv chromium
+	$(PY) -m pytest
+
+lint: venv
+	$(VENV)/bin/ruff check .

@@ -1,0 +1,67 @@
+"""Who may see and change which patient: the one place that decides. Every view goes through it.
+
+- clinic staff (a StaffMembership) see and change their clinic's patients;
+- a patient sees their own record (read-only);
+- a caregiver sees the patients they were granted, until the grant is revoked (read-only).
+Anything else answers 404, so other people's patients cannot even be told apart from nobody.
+"""
+
+from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from patients.models import Clinic, Patient
+
+
+def staff_clinics(user) -> QuerySet[Clinic]:
+    if not user.is_authenticated:
+        return Clinic.objects.none()
+    return Clinic.objects.filter(memberships__user=user)
+
+
+def is_clinic_staff(user) -> bool:
+    return staff_clinics(user).exists()
+
+
+def visible_patients(user) -> QuerySet[Patient]:
+    """Patients whose pages this user may read."""
+    if not user.is_authenticated or not user.is_active:
+        return Patient.objects.none()
+    return Patient.objects.filter(
+        Q(clinic__memberships__user=user)
+        | Q(user=user)
+        | Q(caregiver_grants__user=user, caregiver_grants__revoked_at__isnull=True)
+    ).distinct()
+
+
+def editable_patients(user) -> QuerySet[Patient]:
+    """Patients whose records this user may change: staff of the patient's clinic only."""
+    if not user.is_authenticated or not user.is_active:
+        return Patient.objects.none()
+    return Patient.objects.filter(clinic__memberships__user=user)
+
+
+def followed_patients(user) -> QuerySet[Patient]:
+    """The patients a signed-in patient or caregiver follows (not the ones they see as staff)."""
+    if not user.is_authenticated or not user.is_active:
+        return Patient.objects.none()
+    return Patient.objects.filter(
+        Q(user=user) | Q(caregiver_grants__user=user, caregiver_grants__revoked_at__isnull=True)
+    ).distinct()
+
+
+def get_patient(user, public_id, *, edit: bool = False) -> Patient:
+    """The patient with this public id if the user may see it (or change it, with edit=True); else 404."""
+    patients = editable_patients(user) if edit else visible_patients(user)
+    try:
+        return patients.select_related("clinic").get(public_id=public_id)
+    except (Patient.DoesNotExist, ValidationError, ValueError, TypeError):
+        raise Http404("No such patient.") from None
+
+
+def get_clinic(user, clinic_id) -> Clinic:
+    """A clinic the user works at; else 404."""
+    try:
+        return staff_clinics(user).get(pk=clinic_id)
+    except (Clinic.DoesNotExist, ValidationError, ValueError, TypeError):
+        raise Http404("No such clinic.") from None

@@ -1,0 +1,153 @@
+"""Clinics, their staff, patients with their pumps, and who may follow a patient."""
+
+import uuid
+from datetime import date
+from zoneinfo import ZoneInfo, available_timezones
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in available_timezones():
+        raise ValidationError("%(value)s is not an IANA time zone (e.g. America/New_York).", params={"value": value})
+
+
+class Clinic(models.Model):
+    name = models.CharField(max_length=200)
+    time_zone = models.CharField(
+        max_length=64, default=settings.DEFAULT_CLINIC_TIME_ZONE, validators=[validate_time_zone]
+    )
+    phone = models.CharField(max_length=40, help_text="Shown to patients as a tap-to-call link.")
+    # date.weekday() numbers of the days the clinic refills pumps: "01234" is Monday to Friday.
+    open_weekdays = models.CharField(
+        max_length=7,
+        default="01234",
+        validators=[RegexValidator(r"^0?1?2?3?4?5?6?$", "List weekdays as digits 0 (Monday) to 6 (Sunday).")],
+    )
+    default_protocol = models.ForeignKey(
+        "schedules.Protocol", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    flow_tolerance_percent = models.PositiveSmallIntegerField(
+        default=20,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Flag a measured pump flow further than this from the nominal rate (THERAPY.md S12).",
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(open_weekdays__regex=r"^0?1?2?3?4?5?6?$"), name="clinic_open_weekdays_digits"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+    def today(self) -> date:
+        """The clinic's local date: what "today" means for its patients' fills."""
+        return timezone.now().astimezone(self.zone).date()
+
+    @property
+    def open_weekday_numbers(self) -> frozenset[int]:
+        return frozenset(int(d) for d in self.open_weekdays)
+
+
+class StaffMembership(models.Model):
+    """A user who works at a clinic: sees and changes that clinic's patients."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="memberships")
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "clinic"], name="one_membership_per_clinic")]
+
+    def __str__(self) -> str:
+        return f"{self.user} at {self.clinic}"
+
+
+class Patient(models.Model):
+    # URLs address patients by this, never by the row id.
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="patients")
+    name = models.CharField(max_length=200)
+    record_number = models.CharField("clinic record number", max_length=40)
+    date_of_birth = models.DateField()
+    email = models.EmailField("contact email", blank=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="patient"
+    )
+    pump_model = models.CharField(max_length=100, blank=True)
+    pump_reservoir_ml = models.DecimalField(
+        "pump reservoir (mL)",
+        max_digits=5,
+        decimal_places=1,
+        default=30,
+        validators=[MinValueValidator(1), MaxValueValidator(200)],
+    )
+    pump_flow_ml_per_day = models.DecimalField(
+        "nominal flow (mL/day)",
+        max_digits=4,
+        decimal_places=2,
+        default=1,
+        validators=[MinValueValidator(0.1), MaxValueValidator(10)],
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "record_number"], name="record_number_unique_in_clinic"),
+            models.CheckConstraint(condition=models.Q(pump_reservoir_ml__gt=0), name="pump_reservoir_positive"),
+            models.CheckConstraint(condition=models.Q(pump_flow_ml_per_day__gt=0), name="pump_flow_positive"),
+        ]
+        indexes = [models.Index(fields=["clinic", "name"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.record_number})"
+
+
+class CaregiverAccessQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(revoked_at__isnull=True)
+
+
+class CaregiverAccess(models.Model):
+    """A caregiver allowed to follow one patient, read-only, until revoked."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="caregiver_grants")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="caregiver_grants")
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    granted_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    objects = CaregiverAccessQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "caregiver access"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "user"],
+                condition=models.Q(revoked_at__isnull=True),
+                name="one_active_grant_per_caregiver",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} follows {self.patient}"

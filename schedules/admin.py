@@ -1,0 +1,101 @@
+"""The admin edits schedule inputs through the same services as the site, so the projection stays current."""
+
+from django.contrib import admin
+
+from patients.admin import ClinicScopedAdmin, ClinicScopedMixin
+from schedules import services
+from schedules.models import ClinicClosure, Hold, Protocol, RecordedFill, ScheduledFill, TherapyPlan
+
+
+class RecomputesPlanAdmin(ClinicScopedAdmin):
+    """Saving or deleting one of these changes a plan's inputs: recompute that plan."""
+
+    clinic_path = "plan__patient__clinic"
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        services.recompute_plans([obj.plan])
+
+    def delete_model(self, request, obj):
+        plan = obj.plan
+        super().delete_model(request, obj)
+        services.recompute_plans([plan])
+
+    def delete_queryset(self, request, queryset):
+        plans = {obj.plan for obj in queryset.select_related("plan")}
+        super().delete_queryset(request, queryset)
+        services.recompute_plans(plans)
+
+
+class RecomputesClinicAdmin(ClinicScopedAdmin):
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        services.clinic_recompute(clinic=obj.clinic)
+
+    def delete_model(self, request, obj):
+        clinic = obj.clinic
+        super().delete_model(request, obj)
+        services.clinic_recompute(clinic=clinic)
+
+    def delete_queryset(self, request, queryset):
+        clinics = {obj.clinic for obj in queryset.select_related("clinic")}
+        super().delete_queryset(request, queryset)
+        for clinic in clinics:
+            services.clinic_recompute(clinic=clinic)
+
+
+@admin.register(Protocol)
+class ProtocolAdmin(RecomputesClinicAdmin):
+    list_display = ["name", "clinic", "first_chemo_after_days", "cycle_count"]
+
+
+@admin.register(ClinicClosure)
+class ClinicClosureAdmin(RecomputesClinicAdmin):
+    list_display = ["date", "name", "clinic"]
+    list_filter = ["clinic"]
+
+
+@admin.register(TherapyPlan)
+class TherapyPlanAdmin(ClinicScopedAdmin):
+    clinic_path = "patient__clinic"
+    list_display = ["patient", "surgery_date", "protocol", "status", "end_date"]
+    list_filter = ["status"]
+    autocomplete_fields = ["patient"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        services.recompute_plans([obj])
+
+
+@admin.register(RecordedFill)
+class RecordedFillAdmin(RecomputesPlanAdmin):
+    list_display = ["plan", "date", "infusate", "volume_in_ml", "volume_returned_ml", "recorded_by"]
+    readonly_fields = ["recorded_by", "recorded_at"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.recorded_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Hold)
+class HoldAdmin(RecomputesPlanAdmin):
+    list_display = ["plan", "sequence", "planned_date", "reason"]
+
+
+@admin.register(ScheduledFill)
+class ScheduledFillAdmin(ClinicScopedMixin, admin.ModelAdmin):
+    """The projection is derived: read it here, change it through its inputs."""
+
+    clinic_path = "clinic"
+    list_display = ["plan", "sequence", "date", "infusate", "kind", "cycle", "recorded", "active", "revision"]
+    list_filter = ["kind", "recorded", "active"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,248 @@
+"""Protocols, closures, therapy plans, recorded fills, holds, and the stored projection of planned fills."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from simple_history.models import HistoricalRecords
+
+from schedules import engine
+
+
+class Infusate(models.TextChoices):
+    FUDR = engine.Infusate.FUDR.value, "FUDR"
+    FUDR_DEX = engine.Infusate.FUDR_DEX.value, "FUDR with dexamethasone"
+    HEPARINIZED_SALINE = engine.Infusate.HEPARINIZED_SALINE.value, "Heparinized saline"
+    SALINE = engine.Infusate.SALINE.value, "Saline"
+    GLYCERIN = engine.Infusate.GLYCERIN.value, "Glycerin"
+
+
+class FillKind(models.TextChoices):
+    IMPLANT = engine.FillKind.IMPLANT.value, "Implant fill"
+    CHEMO = engine.FillKind.CHEMO.value, "Chemotherapy"
+    REST = engine.FillKind.REST.value, "Rest"
+    HELD = engine.FillKind.HELD.value, "Chemo held"
+    MAINTENANCE = engine.FillKind.MAINTENANCE.value, "Maintenance"
+
+
+def validate_cycle_steps(value) -> None:
+    """A cycle is a list of {"infusate", "days"}: the chemo step first, then one or more rest steps."""
+    if not isinstance(value, list) or len(value) < 2:
+        raise ValidationError("A cycle needs a chemo step followed by at least one rest step.")
+    for index, step in enumerate(value):
+        if not isinstance(step, dict) or set(step) != {"infusate", "days"}:
+            raise ValidationError("Each step needs exactly an infusate and a number of days.")
+        if step["infusate"] not in Infusate.values:
+            raise ValidationError("Unknown infusate %(value)s.", params={"value": step["infusate"]})
+        if not isinstance(step["days"], int) or not 1 <= step["days"] <= 90:
+            raise ValidationError("A step lasts 1 to 90 days.")
+        is_chemo = engine.Infusate(step["infusate"]).is_chemo
+        if is_chemo != (index == 0):
+            raise ValidationError("The first step is the chemo (FUDR) step and only the first.")
+
+
+class Protocol(models.Model):
+    """A clinic's therapy template (THERAPY.md: protocol)."""
+
+    clinic = models.ForeignKey("patients.Clinic", on_delete=models.CASCADE, related_name="protocols")
+    name = models.CharField(max_length=100)
+    first_chemo_after_days = models.PositiveSmallIntegerField(
+        default=14, validators=[MinValueValidator(1), MaxValueValidator(120)]
+    )
+    cycle_steps = models.JSONField(
+        default=list,
+        validators=[validate_cycle_steps],
+        help_text='E.g. [{"infusate": "fudr", "days": 14}, {"infusate": "heparinized_saline", "days": 14}]',
+    )
+    cycle_count = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(100)], help_text="Empty: open-ended."
+    )
+    maintenance_infusate = models.CharField(
+        max_length=32, choices=Infusate.choices, default=Infusate.HEPARINIZED_SALINE
+    )
+    maintenance_days = models.PositiveSmallIntegerField(
+        default=14, validators=[MinValueValidator(1), MaxValueValidator(120)]
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["clinic", "name"], name="protocol_name_unique_in_clinic")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def default_steps(cls) -> list[dict]:
+        return [
+            {"infusate": Infusate.FUDR.value, "days": 14},
+            {"infusate": Infusate.HEPARINIZED_SALINE.value, "days": 14},
+        ]
+
+
+class ClinicClosure(models.Model):
+    """A date the clinic is closed (a holiday): no fill is planned on it (S7)."""
+
+    clinic = models.ForeignKey("patients.Clinic", on_delete=models.CASCADE, related_name="closures")
+    date = models.DateField()
+    name = models.CharField(max_length=100, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["date"]
+        constraints = [models.UniqueConstraint(fields=["clinic", "date"], name="one_closure_per_clinic_day")]
+
+    def __str__(self) -> str:
+        return f"{self.date}: {self.name}" if self.name else str(self.date)
+
+
+class TherapyPlan(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        ENDED = "ended", "Ended"
+
+    class EndReason(models.TextChoices):
+        COMPLETED = "completed", "Completed"
+        TOXICITY = "toxicity", "Stopped for toxicity"
+        PROGRESSION = "progression", "Progression"
+        PUMP_REMOVED = "pump_removed", "Pump removed"
+        OTHER = "other", "Other"
+
+    patient = models.OneToOneField("patients.Patient", on_delete=models.CASCADE, related_name="plan")
+    surgery_date = models.DateField(help_text="The day the pump was (or will be) implanted.")
+    protocol = models.ForeignKey(Protocol, on_delete=models.PROTECT, related_name="plans")
+    # Per-patient overrides of the protocol; empty means "as the protocol says".
+    first_chemo_after_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(120)]
+    )
+    cycle_count = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(100)]
+    )
+    open_ended = models.BooleanField(default=False, help_text="Repeat cycles until staff end the therapy.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    end_date = models.DateField(null=True, blank=True)
+    end_reason = models.CharField(max_length=20, choices=EndReason.choices, blank=True)
+    end_note = models.CharField(max_length=300, blank=True)
+    # The clinic-local day the stored projection was last computed: refresh_schedules rolls it forward.
+    projected_on = models.DateField(null=True, blank=True, editable=False)
+    history = HistoricalRecords(excluded_fields=["projected_on"])
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_date__isnull=True) | Q(end_date__gte=F("surgery_date")),
+                name="therapy_ends_after_surgery",
+            ),
+            models.CheckConstraint(
+                condition=(Q(status="active", end_date__isnull=True) | Q(status="ended", end_date__isnull=False)),
+                name="ended_therapy_has_end_date",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Plan of {self.patient}"
+
+
+class RecordedFill(models.Model):
+    """A fill that happened: a fact entered by staff (S5)."""
+
+    plan = models.ForeignKey(TherapyPlan, on_delete=models.CASCADE, related_name="recorded_fills")
+    date = models.DateField()
+    infusate = models.CharField(max_length=32, choices=Infusate.choices)
+    appointment_time = models.TimeField(null=True, blank=True)
+    volume_in_ml = models.DecimalField(
+        "volume put in (mL)", max_digits=5, decimal_places=1, null=True, blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(200)],
+    )
+    volume_returned_ml = models.DecimalField(
+        "volume returned (mL)", max_digits=5, decimal_places=1, null=True, blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(200)],
+    )
+    note = models.CharField(max_length=500, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["date"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "date"], name="one_recorded_fill_per_plan_day"),
+            models.CheckConstraint(condition=Q(volume_in_ml__gte=0), name="volume_in_not_negative"),
+            models.CheckConstraint(condition=Q(volume_returned_ml__gte=0), name="volume_returned_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_infusate_display()} on {self.date}"
+
+
+class Hold(models.Model):
+    """Staff hold a future chemo fill (S6): it is given as heparinized saline instead."""
+
+    plan = models.ForeignKey(TherapyPlan, on_delete=models.CASCADE, related_name="holds")
+    sequence = models.PositiveIntegerField(help_text="Which fill of the plan (its stable number) is held.")
+    planned_date = models.DateField(help_text="The date the held fill was planned on when it was held.")
+    reason = models.CharField(max_length=300)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["plan", "sequence"], name="one_hold_per_fill")]
+
+    def __str__(self) -> str:
+        return f"Hold of fill {self.sequence} ({self.planned_date})"
+
+
+class ScheduledFill(models.Model):
+    """The stored projection: one row per fill of a plan, recorded or planned, kept by services.recompute.
+
+    A row is the same appointment for its whole life (plan, sequence): when it moves, its date
+    changes and its revision rises; when it no longer happens, it turns inactive rather than
+    disappearing, so calendar feeds can follow it.
+    """
+
+    plan = models.ForeignKey(TherapyPlan, on_delete=models.CASCADE, related_name="scheduled_fills")
+    # Denormalised from plan.patient.clinic so the clinic-wide "who is due" questions use one index.
+    clinic = models.ForeignKey("patients.Clinic", on_delete=models.CASCADE, related_name="+")
+    sequence = models.PositiveIntegerField()
+    date = models.DateField()
+    infusate = models.CharField(max_length=32, choices=Infusate.choices)
+    kind = models.CharField(max_length=16, choices=FillKind.choices)
+    cycle = models.PositiveSmallIntegerField(null=True, blank=True)
+    phase_days = models.PositiveSmallIntegerField()
+    phase_end = models.DateField(null=True, blank=True)
+    recorded = models.BooleanField(default=False)
+    held = models.BooleanField(default=False)
+    moved_from = models.DateField(null=True, blank=True)
+    closed_day = models.BooleanField(default=False)
+    capacity_warning = models.BooleanField(default=False)
+    measured_flow_ml_per_day = models.FloatField(null=True, blank=True)
+    flow_deviation = models.BooleanField(default=False)
+    active = models.BooleanField(default=True)
+    revision = models.PositiveIntegerField(default=0)
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["plan", "sequence"]
+        constraints = [models.UniqueConstraint(fields=["plan", "sequence"], name="one_row_per_fill")]
+        indexes = [
+            models.Index(
+                fields=["clinic", "date"], condition=Q(active=True, recorded=False), name="planned_fill_clinic_date"
+            ),
+            models.Index(fields=["date"], condition=Q(active=True, recorded=False), name="planned_fill_date"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Fill {self.sequence} of {self.plan_id} on {self.date}"
+
+    # Fields the engine decides; a change in any of them is a new revision of the appointment.
+    PROJECTED_FIELDS = (
+        "date", "infusate", "kind", "cycle", "phase_days", "phase_end", "recorded", "held", "moved_from",
+        "closed_day", "capacity_warning", "measured_flow_ml_per_day", "flow_deviation", "active",
+    )
+
+    @property
+    def is_chemo(self) -> bool:
+        return engine.Infusate(self.infusate).is_chemo

@@ -1,0 +1,288 @@
+"""Writes that touch schedules. Each runs in one transaction and leaves the stored projection current.
+
+Views and the admin call these; nothing here hides in signals or save(). Every change of an
+input of the engine (a recorded fill, a plan, a hold, a clinic's closures, weekdays or
+protocol) ends in recompute_plans() for the plans it affects, inside the same transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from patients.models import Clinic
+from schedules import engine
+from schedules.models import Hold, Protocol, RecordedFill, ScheduledFill, TherapyPlan
+
+RECOMPUTE_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Move:
+    """A planned fill that moved when the schedule was recomputed."""
+
+    plan_id: int
+    sequence: int
+    old_date: dt.date
+    new_date: dt.date
+
+
+@dataclass(frozen=True)
+class RecomputeResult:
+    plans: int
+    moves: tuple[Move, ...]
+    created: int
+    cancelled: int
+
+
+def engine_protocol(plan: TherapyPlan) -> engine.Protocol:
+    protocol = plan.protocol
+    cycles = None if plan.open_ended else (plan.cycle_count or protocol.cycle_count)
+    return engine.Protocol(
+        first_chemo_after_days=plan.first_chemo_after_days or protocol.first_chemo_after_days,
+        cycle=tuple(engine.Step(engine.Infusate(s["infusate"]), s["days"]) for s in protocol.cycle_steps),
+        cycles=cycles,
+        maintenance=engine.Step(engine.Infusate(protocol.maintenance_infusate), protocol.maintenance_days),
+    )
+
+
+def engine_plan(plan: TherapyPlan) -> engine.Plan:
+    patient = plan.patient
+    return engine.Plan(
+        surgery_date=plan.surgery_date,
+        protocol=engine_protocol(plan),
+        pump=engine.Pump(float(patient.pump_reservoir_ml), float(patient.pump_flow_ml_per_day)),
+        end_date=plan.end_date,
+    )
+
+
+def clinic_calendar(clinic: Clinic, closures: Iterable[dt.date]) -> engine.ClinicCalendar:
+    return engine.ClinicCalendar(
+        open_weekdays=clinic.open_weekday_numbers,
+        closures=frozenset(closures),
+        flow_tolerance=clinic.flow_tolerance_percent / 100,
+    )
+
+
+def engine_recorded(fills: Iterable[RecordedFill]) -> tuple[engine.RecordedFill, ...]:
+    def ml(value):
+        return None if value is None else float(value)
+
+    return tuple(
+        engine.RecordedFill(f.date, engine.Infusate(f.infusate), ml(f.volume_in_ml), ml(f.volume_returned_ml))
+        for f in sorted(fills, key=lambda f: f.date)
+    )
+
+
+def project_plan(plan: TherapyPlan, *, calendar: engine.ClinicCalendar, today: dt.date) -> list[engine.Fill]:
+    """The engine's fills for a plan whose recorded fills and holds are loaded (or prefetched)."""
+    return engine.project(
+        engine_plan(plan),
+        calendar,
+        today=today,
+        recorded=engine_recorded(plan.recorded_fills.all()),
+        holds=frozenset(h.sequence for h in plan.holds.all()),
+        horizon_days=settings.SCHEDULE_HORIZON_DAYS,
+    )
+
+
+def _row_values(fill: engine.Fill) -> dict:
+    flow = fill.measured_flow_ml_per_day
+    return {
+        "date": fill.date,
+        "infusate": fill.infusate.value,
+        "kind": fill.kind.value,
+        "cycle": fill.cycle,
+        "phase_days": fill.phase_days,
+        "phase_end": fill.phase_end,
+        "recorded": fill.recorded,
+        "held": fill.held,
+        "moved_from": fill.moved_from,
+        "closed_day": fill.closed_day,
+        "capacity_warning": fill.capacity_warning,
+        "measured_flow_ml_per_day": None if flow is None else round(flow, 2),
+        "flow_deviation": fill.flow_deviation,
+        "active": True,
+    }
+
+
+def recompute_plans(plans: Iterable[TherapyPlan]) -> RecomputeResult:
+    """Bring the stored projection of these plans up to date with their inputs.
+
+    Works in chunks with prefetched inputs and bulk writes, so a clinic-wide change (closures,
+    protocol) recomputes thousands of plans in a few queries per chunk. Call inside a transaction.
+    """
+    plan_ids = [p.pk for p in plans]
+    moves: list[Move] = []
+    created = cancelled = 0
+    now = timezone.now()
+    closures_by_clinic: dict[int, engine.ClinicCalendar] = {}
+    for start in range(0, len(plan_ids), RECOMPUTE_CHUNK):
+        chunk = (
+            TherapyPlan.objects.filter(pk__in=plan_ids[start : start + RECOMPUTE_CHUNK])
+            .select_related("patient__clinic", "protocol")
+            .prefetch_related("recorded_fills", "holds", "scheduled_fills")
+        )
+        to_create: list[ScheduledFill] = []
+        to_update: list[ScheduledFill] = []
+        projected_on: dict[dt.date, list[int]] = {}
+        for plan in chunk:
+            clinic = plan.patient.clinic
+            if clinic.pk not in closures_by_clinic:
+                closures = clinic.closures.values_list("date", flat=True)
+                closures_by_clinic[clinic.pk] = clinic_calendar(clinic, closures)
+            today = clinic.today()
+            projected_on.setdefault(today, []).append(plan.pk)
+            fills = project_plan(plan, calendar=closures_by_clinic[clinic.pk], today=today)
+            existing = {row.sequence: row for row in plan.scheduled_fills.all()}
+            for fill in fills:
+                values = _row_values(fill)
+                row = existing.pop(fill.sequence, None)
+                if row is None:
+                    to_create.append(
+                        ScheduledFill(plan=plan, clinic=clinic, sequence=fill.sequence, changed_at=now, **values)
+                    )
+                    continue
+                changed = [name for name, value in values.items() if getattr(row, name) != value]
+                if not changed and row.clinic_id == clinic.pk:
+                    continue
+                if "date" in changed and row.active and not fill.recorded:
+                    moves.append(Move(plan.pk, fill.sequence, row.date, fill.date))
+                for name, value in values.items():
+                    setattr(row, name, value)
+                row.clinic = clinic
+                row.revision += 1
+                row.changed_at = now
+                to_update.append(row)
+            # Fills the plan no longer has (therapy ended, fewer cycles) stay, inactive, for the feeds.
+            for row in existing.values():
+                if row.active:
+                    row.active = False
+                    row.revision += 1
+                    row.changed_at = now
+                    to_update.append(row)
+                    cancelled += 1
+        ScheduledFill.objects.bulk_create(to_create, batch_size=1000)
+        ScheduledFill.objects.bulk_update(
+            to_update, [*ScheduledFill.PROJECTED_FIELDS, "clinic", "revision", "changed_at"], batch_size=1000
+        )
+        for day, ids in projected_on.items():
+            TherapyPlan.objects.filter(pk__in=ids).update(projected_on=day)
+        created += len(to_create)
+    return RecomputeResult(plans=len(plan_ids), moves=tuple(moves), created=created, cancelled=cancelled)
+
+
+def _locked(plan: TherapyPlan) -> TherapyPlan:
+    """Lock the plan row: writes to one plan (two nurses, a double click) run one after the other."""
+    return TherapyPlan.objects.select_for_update().select_related("patient__clinic", "protocol").get(pk=plan.pk)
+
+
+@transaction.atomic
+def plan_save(*, plan: TherapyPlan) -> RecomputeResult:
+    """Save a new or edited plan (surgery date, protocol, overrides) and recompute it."""
+    plan.full_clean()
+    plan.save()
+    return recompute_plans([plan])
+
+
+@transaction.atomic
+def fill_record(
+    *,
+    plan: TherapyPlan,
+    date: dt.date,
+    infusate: str,
+    by,
+    appointment_time: dt.time | None = None,
+    volume_in_ml=None,
+    volume_returned_ml=None,
+    note: str = "",
+) -> tuple[RecordedFill, RecomputeResult]:
+    """Record a fill that happened. The database refuses a second fill of the same plan on the same day."""
+    plan = _locked(plan)
+    fill = RecordedFill(
+        plan=plan,
+        date=date,
+        infusate=infusate,
+        appointment_time=appointment_time,
+        volume_in_ml=volume_in_ml,
+        volume_returned_ml=volume_returned_ml,
+        note=note,
+        recorded_by=by,
+    )
+    fill.full_clean()
+    fill.save()
+    return fill, recompute_plans([plan])
+
+
+@transaction.atomic
+def fill_correct(*, fill: RecordedFill, by, **changes) -> RecomputeResult:
+    """Correct a recorded fill. Its history (django-simple-history) keeps the old values and who changed them."""
+    plan = _locked(fill.plan)
+    for name, value in changes.items():
+        setattr(fill, name, value)
+    fill._change_reason = "corrected"
+    fill.full_clean()
+    fill.save()
+    return recompute_plans([plan])
+
+
+@transaction.atomic
+def hold_add(*, plan: TherapyPlan, sequence: int, reason: str, by) -> tuple[Hold, RecomputeResult]:
+    plan = _locked(plan)
+    row = ScheduledFill.objects.get(plan=plan, sequence=sequence, active=True, recorded=False)
+    hold = Hold(plan=plan, sequence=sequence, planned_date=row.date, reason=reason, created_by=by)
+    hold.full_clean()
+    hold.save()
+    return hold, recompute_plans([plan])
+
+
+@transaction.atomic
+def hold_remove(*, hold: Hold) -> RecomputeResult:
+    plan = _locked(hold.plan)
+    hold.delete()
+    return recompute_plans([plan])
+
+
+@transaction.atomic
+def therapy_end(*, plan: TherapyPlan, end_date: dt.date, reason: str, note: str = "") -> RecomputeResult:
+    plan = _locked(plan)
+    plan.status = TherapyPlan.Status.ENDED
+    plan.end_date = end_date
+    plan.end_reason = reason
+    plan.end_note = note
+    plan.full_clean()
+    plan.save()
+    return recompute_plans([plan])
+
+
+@transaction.atomic
+def therapy_reopen(*, plan: TherapyPlan) -> RecomputeResult:
+    plan = _locked(plan)
+    plan.status = TherapyPlan.Status.ACTIVE
+    plan.end_date = None
+    plan.end_reason = ""
+    plan.end_note = ""
+    plan.save()
+    return recompute_plans([plan])
+
+
+def clinic_plans(clinic: Clinic):
+    return TherapyPlan.objects.filter(patient__clinic=clinic)
+
+
+@transaction.atomic
+def clinic_recompute(*, clinic: Clinic) -> RecomputeResult:
+    """After a clinic's closures, open weekdays, tolerance or protocols change: every plan of the clinic."""
+    return recompute_plans(list(clinic_plans(clinic).only("pk")))
+
+
+@transaction.atomic
+def protocol_save(*, protocol: Protocol) -> RecomputeResult:
+    protocol.full_clean()
+    protocol.save()
+    return recompute_plans(list(protocol.plans.only("pk")))

@@ -1,0 +1,117 @@
+"""Personas built once: staff of clinic A and of clinic B, patient A and B, caregivers, an outsider.
+
+Time is frozen explicitly with time-machine; NOW is a Tuesday afternoon in New York.
+"""
+
+import datetime as dt
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from patients.models import CaregiverAccess, Clinic, Patient, StaffMembership
+from schedules import services
+from schedules.models import Protocol, TherapyPlan
+
+NOW = dt.datetime(2026, 3, 10, 15, 0, tzinfo=dt.UTC)  # 11:00 in New York, Tuesday 10 March 2026
+TODAY = dt.date(2026, 3, 10)
+PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture
+def frozen(time_machine):
+    time_machine.move_to(NOW, tick=False)
+    return NOW
+
+
+def make_user(username: str, **extra):
+    return get_user_model().objects.create_user(username, email=f"{username}@example.com", password=PASSWORD, **extra)
+
+
+def make_clinic(name: str, **extra) -> Clinic:
+    clinic = Clinic.objects.create(name=name, phone="+1 555 0100", **extra)
+    protocol = Protocol.objects.create(
+        clinic=clinic, name="Standard", cycle_steps=Protocol.default_steps(), cycle_count=6
+    )
+    clinic.default_protocol = protocol
+    clinic.save()
+    return clinic
+
+
+def make_patient(clinic: Clinic, name: str, record: str, *, surgery: dt.date, user=None, **plan_extra) -> Patient:
+    patient = Patient.objects.create(
+        clinic=clinic, name=name, record_number=record, date_of_birth=dt.date(1958, 4, 2), user=user
+    )
+    services.plan_save(
+        plan=TherapyPlan(patient=patient, surgery_date=surgery, protocol=clinic.default_protocol, **plan_extra)
+    )
+    return patient
+
+
+@pytest.fixture
+def clinic_a(db, frozen):
+    return make_clinic("Clinic A", time_zone="America/New_York")
+
+
+@pytest.fixture
+def clinic_b(db, frozen):
+    return make_clinic("Clinic B", time_zone="Europe/Berlin")
+
+
+@pytest.fixture
+def staff_a(clinic_a):
+    user = make_user("staff_a")
+    StaffMembership.objects.create(user=user, clinic=clinic_a)
+    return user
+
+
+@pytest.fixture
+def staff_b(clinic_b):
+    user = make_user("staff_b")
+    StaffMembership.objects.create(user=user, clinic=clinic_b)
+    return user
+
+
+@pytest.fixture
+def patient_a(clinic_a):
+    return make_patient(
+        clinic_a, "Alice Ames", "A-100", surgery=TODAY - dt.timedelta(days=20), user=make_user("patient_a")
+    )
+
+
+@pytest.fixture
+def patient_b(clinic_b):
+    return make_patient(
+        clinic_b, "Bruno Berg", "B-200", surgery=TODAY - dt.timedelta(days=40), user=make_user("patient_b")
+    )
+
+
+@pytest.fixture
+def caregiver_a(patient_a):
+    user = make_user("caregiver_a")
+    CaregiverAccess.objects.create(patient=patient_a, user=user)
+    return user
+
+
+@pytest.fixture
+def revoked_caregiver(patient_a):
+    user = make_user("revoked_caregiver")
+    CaregiverAccess.objects.create(patient=patient_a, user=user, revoked_at=NOW)
+    return user
+
+
+@pytest.fixture
+def outsider(db):
+    return make_user("outsider")
+
+
+@pytest.fixture
+def client_for():
+    """A test client signed in as the given user."""
+
+    def build(user) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return build

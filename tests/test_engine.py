@@ -1,0 +1,617 @@
+"""The schedule engine: one named test per rule of THERAPY.md (S1-S12), then property tests.
+
+Plain functions, no database. Every date is fixed: 3 March 2025 is a Monday, so with the default
+protocol (14-day steps) every nominal fill lands on a Monday.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from schedules.engine import (
+    ClinicCalendar,
+    Fill,
+    FillKind,
+    Infusate,
+    Phase,
+    Plan,
+    Protocol,
+    Pump,
+    RecordedFill,
+    Step,
+    current_phase,
+    horizon_end,
+    next_fill,
+    project,
+)
+
+SURGERY = date(2025, 3, 3)  # a Monday
+OPEN = ClinicCalendar()  # Monday to Friday, no closures
+FUDR = Infusate.FUDR
+SALINE = Infusate.HEPARINIZED_SALINE
+
+
+def days(n: int) -> timedelta:
+    return timedelta(days=n)
+
+
+def after(n: int) -> date:
+    return SURGERY + days(n)
+
+
+def run(
+    plan: Plan | None = None,
+    calendar: ClinicCalendar = OPEN,
+    *,
+    today: date = SURGERY,
+    recorded: tuple[RecordedFill, ...] = (),
+    holds: frozenset[int] = frozenset(),
+    horizon_days: int = 365,
+) -> list[Fill]:
+    return project(
+        plan or Plan(SURGERY),
+        calendar,
+        today=today,
+        recorded=recorded,
+        holds=holds,
+        horizon_days=horizon_days,
+    )
+
+
+def by_seq(fills: list[Fill]) -> dict[int, Fill]:
+    return {f.sequence: f for f in fills}
+
+
+def kinds(fills: list[Fill]) -> list[FillKind]:
+    return [f.kind for f in fills]
+
+
+# S1 -------------------------------------------------------------------------------------------------
+
+
+def test_s1_implant_fill_is_heparinized_saline_on_surgery_date() -> None:
+    implant = run()[0]
+    assert (implant.sequence, implant.date, implant.kind) == (0, SURGERY, FillKind.IMPLANT)
+    assert implant.infusate is SALINE
+    assert implant.phase_days == 14
+    assert implant.cycle is None
+    assert not implant.recorded and not implant.overdue
+
+
+def test_s1_implant_is_never_overdue_even_long_after_surgery() -> None:
+    implant = run(today=after(100))[0]
+    assert implant.kind is FillKind.IMPLANT and not implant.overdue
+
+
+def test_s1_recorded_fill_on_surgery_date_is_the_implant_fill() -> None:
+    fact = RecordedFill(SURGERY, Infusate.GLYCERIN, volume_in_ml=30.0)
+    fills = run(today=after(1), recorded=(fact,))
+    assert fills[0].kind is FillKind.IMPLANT and fills[0].recorded
+    assert fills[0].infusate is Infusate.GLYCERIN
+    assert fills[1].sequence == 1 and fills[1].kind is FillKind.CHEMO
+
+
+# S2 -------------------------------------------------------------------------------------------------
+
+
+def test_s2_first_chemo_14_days_after_surgery_by_default() -> None:
+    first = run()[1]
+    assert (first.date, first.kind, first.cycle, first.infusate) == (after(14), FillKind.CHEMO, 1, FUDR)
+
+
+def test_s2_first_chemo_follows_the_clinic_setting() -> None:
+    plan = Plan(SURGERY, Protocol(first_chemo_after_days=28))
+    fills = run(plan)
+    assert fills[0].phase_days == 28
+    assert fills[1].date == after(28) and fills[1].kind is FillKind.CHEMO
+
+
+# S3 -------------------------------------------------------------------------------------------------
+
+
+def test_s3_steps_alternate_every_14_days() -> None:
+    fills = run()[1:7]
+    assert [f.date for f in fills] == [after(14 * n) for n in range(1, 7)]
+    assert [f.infusate for f in fills] == [FUDR, SALINE] * 3
+    assert [f.cycle for f in fills] == [1, 1, 2, 2, 3, 3]
+    assert all(f.phase_end == f.date + days(14) for f in fills)
+
+
+def test_s3_three_step_cycle_repeats_with_each_steps_days() -> None:
+    cycle = (Step(Infusate.FUDR_DEX, 14), Step(SALINE, 7), Step(Infusate.GLYCERIN, 21))
+    plan = Plan(SURGERY, Protocol(first_chemo_after_days=14, cycle=cycle, cycles=None))
+    fills = run(plan, ClinicCalendar(open_weekdays=frozenset(range(7))))[1:7]
+    assert [f.infusate for f in fills] == [Infusate.FUDR_DEX, SALINE, Infusate.GLYCERIN] * 2
+    assert [f.kind for f in fills] == [FillKind.CHEMO, FillKind.REST, FillKind.REST] * 2
+    assert [(f.date - fills[0].date).days for f in fills] == [0, 14, 21, 42, 56, 63]
+
+
+# S4 -------------------------------------------------------------------------------------------------
+
+
+def test_s4_six_cycles_then_last_rest_then_maintenance() -> None:
+    fills = run(horizon_days=400)
+    chemo = [f for f in fills if f.kind is FillKind.CHEMO]
+    assert [f.cycle for f in chemo] == [1, 2, 3, 4, 5, 6]
+    last_chemo = fills.index(chemo[-1])
+    assert fills[last_chemo + 1].kind is FillKind.REST and fills[last_chemo + 1].cycle == 6
+    maintenance = fills[last_chemo + 2 :]
+    assert maintenance and all(f.kind is FillKind.MAINTENANCE and f.cycle is None for f in maintenance)
+    # Maintenance starts where the seventh chemo fill would have been.
+    assert maintenance[0].date == after(14 + 6 * 28)
+
+
+def test_s4_maintenance_uses_its_own_infusate_and_interval() -> None:
+    plan = Plan(SURGERY, Protocol(cycles=2, maintenance=Step(Infusate.GLYCERIN, 28)))
+    fills = run(plan)
+    maintenance = [f for f in fills if f.kind is FillKind.MAINTENANCE]
+    assert maintenance[0].date == after(14 + 2 * 28)
+    assert all(f.infusate is Infusate.GLYCERIN and f.phase_days == 28 for f in maintenance)
+    assert all(b.date - a.date == days(28) for a, b in zip(maintenance, maintenance[1:], strict=False))
+
+
+def test_s4_open_ended_plan_repeats_the_cycle_to_the_horizon() -> None:
+    plan = Plan(SURGERY, Protocol(cycles=None))
+    fills = run(plan)
+    assert FillKind.MAINTENANCE not in kinds(fills)
+    assert max(f.cycle for f in fills if f.cycle) == 13
+    assert fills[-1].date <= horizon_end(plan, SURGERY)
+
+
+def test_s4_a_cycle_counts_only_when_given() -> None:
+    # Two held attempts at cycle 1 still leave six cycles to give.
+    recorded = (RecordedFill(after(14), SALINE), RecordedFill(after(28), SALINE))
+    fills = run(today=after(30), recorded=recorded, horizon_days=500)
+    assert [f.cycle for f in fills if f.kind is FillKind.CHEMO] == [1, 2, 3, 4, 5, 6]
+
+
+# S5 -------------------------------------------------------------------------------------------------
+
+
+def test_s5_late_refill_shifts_every_later_fill() -> None:
+    late = RecordedFill(after(17), FUDR)  # Thursday instead of Monday
+    fills = run(today=after(17), recorded=(late,))
+    assert fills[1].recorded and fills[1].date == after(17) and fills[1].kind is FillKind.CHEMO
+    assert fills[2].date == after(31) and not fills[2].recorded
+    assert fills[3].date == after(45)
+
+
+def test_s5_early_refill_shifts_every_later_fill() -> None:
+    fills = run(today=after(12), recorded=(RecordedFill(after(11), FUDR),))
+    assert [f.date for f in fills[1:4]] == [after(11), after(25), after(39)]
+
+
+def test_s5_fudr_where_rest_was_expected_counts_as_next_cycles_chemo() -> None:
+    recorded = (RecordedFill(after(14), FUDR), RecordedFill(after(28), FUDR))
+    fills = run(today=after(28), recorded=recorded)
+    assert (fills[2].kind, fills[2].cycle) == (FillKind.CHEMO, 2)
+    # The cycle's steps restart after it: rest of cycle 2, then chemo of cycle 3.
+    assert (fills[3].kind, fills[3].cycle, fills[3].date) == (FillKind.REST, 2, after(42))
+    assert (fills[4].kind, fills[4].cycle) == (FillKind.CHEMO, 3)
+
+
+def test_s5_non_fudr_where_rest_was_expected_is_that_rest_fill() -> None:
+    recorded = (RecordedFill(after(14), FUDR), RecordedFill(after(28), Infusate.GLYCERIN))
+    fills = run(today=after(28), recorded=recorded)
+    assert (fills[2].kind, fills[2].cycle, fills[2].infusate) == (FillKind.REST, 1, Infusate.GLYCERIN)
+    assert not fills[2].held
+    assert (fills[3].kind, fills[3].cycle) == (FillKind.CHEMO, 2)
+
+
+def test_s5_recorded_fudr_beyond_the_plans_cycles_is_kept_as_a_fact() -> None:
+    plan = Plan(SURGERY, Protocol(cycles=1))
+    recorded = (RecordedFill(after(14), FUDR), RecordedFill(after(28), FUDR))
+    fills = run(plan, today=after(28), recorded=recorded)
+    assert [f.cycle for f in fills if f.kind is FillKind.CHEMO] == [1, 2]
+    assert kinds(fills)[3:5] == [FillKind.REST, FillKind.MAINTENANCE]
+
+
+def test_s5_recorded_fills_are_taken_in_date_order() -> None:
+    recorded = (RecordedFill(after(28), SALINE), RecordedFill(after(14), FUDR))
+    fills = run(today=after(28), recorded=recorded)
+    assert [(f.date, f.kind) for f in fills[1:3]] == [(after(14), FillKind.CHEMO), (after(28), FillKind.REST)]
+
+
+def test_s5_rejects_recorded_fills_before_surgery_or_on_one_date() -> None:
+    with pytest.raises(ValueError, match="before surgery"):
+        run(recorded=(RecordedFill(SURGERY - days(1), SALINE),))
+    with pytest.raises(ValueError, match="two fills"):
+        run(recorded=(RecordedFill(after(14), FUDR), RecordedFill(after(14), SALINE)))
+
+
+# S6 -------------------------------------------------------------------------------------------------
+
+
+def test_s6_recorded_hold_repeats_the_chemo_fill_one_chemo_step_later() -> None:
+    fills = run(today=after(14), recorded=(RecordedFill(after(14), SALINE),))
+    held = fills[1]
+    assert (held.kind, held.cycle, held.held, held.recorded) == (FillKind.HELD, 1, True, True)
+    assert held.phase_days == 14
+    assert (fills[2].kind, fills[2].cycle, fills[2].date) == (FillKind.CHEMO, 1, after(28))
+
+
+def test_s6_hold_lengthens_the_rest() -> None:
+    recorded = (
+        RecordedFill(after(14), FUDR),
+        RecordedFill(after(28), SALINE),  # the rest
+        RecordedFill(after(42), SALINE),  # cycle 2 held
+    )
+    fills = run(today=after(42), recorded=recorded)
+    assert kinds(fills)[1:5] == [FillKind.CHEMO, FillKind.REST, FillKind.HELD, FillKind.CHEMO]
+    assert fills[4].date - fills[2].date == days(28)  # four weeks off FUDR instead of two
+    assert fills[4].cycle == 2
+
+
+def test_s6_planned_hold_shows_and_keeps_the_cycle_count() -> None:
+    fills = run(holds=frozenset({3}), horizon_days=400)
+    held = by_seq(fills)[3]
+    assert (held.kind, held.cycle, held.held, held.infusate) == (FillKind.HELD, 2, True, SALINE)
+    assert (by_seq(fills)[4].kind, by_seq(fills)[4].cycle) == (FillKind.CHEMO, 2)
+    assert [f.cycle for f in fills if f.kind is FillKind.CHEMO] == [1, 2, 3, 4, 5, 6]
+
+
+def test_s6_hold_on_a_rest_fill_is_ignored() -> None:
+    assert run(holds=frozenset({2})) == run()
+
+
+# S7 -------------------------------------------------------------------------------------------------
+
+
+def test_s7_fill_ending_fudr_moves_to_earlier_open_day() -> None:
+    easter_monday = after(28)  # 31 March 2025 pretend closure; fill 2 ends the first FUDR phase
+    fills = run(calendar=ClinicCalendar(closures=frozenset({easter_monday})))
+    assert fills[2].date == after(25) and fills[2].date.weekday() == 4  # the Friday before
+    assert fills[2].moved_from == easter_monday and not fills[2].closed_day
+    assert fills[3].date == after(39)  # planned from the moved date
+
+
+def test_s7_fill_ending_rest_moves_to_later_open_day() -> None:
+    closed = after(42)  # fill 3, the chemo fill of cycle 2, ends a saline phase
+    fills = run(calendar=ClinicCalendar(closures=frozenset({closed})))
+    assert fills[3].date == after(43) and fills[3].moved_from == closed
+    assert fills[3].kind is FillKind.CHEMO
+    assert fills[4].date == after(57)
+
+
+def test_s7_later_only_while_the_pump_holds_enough() -> None:
+    # A 14-day pump cannot cover a 15-day saline phase: the fill goes to the Friday before instead.
+    plan = Plan(SURGERY, pump=Pump(reservoir_ml=14.0, flow_ml_per_day=1.0))
+    fills = run(plan, ClinicCalendar(closures=frozenset({after(42)})))
+    assert fills[3].date == after(39) and fills[3].moved_from == after(42)
+
+
+def test_s7_no_open_day_keeps_the_date_and_flags_it() -> None:
+    closures = frozenset(after(n) for n in range(15, 29))  # everything after fill 1 up to fill 2
+    fills = run(calendar=ClinicCalendar(closures=closures))
+    assert fills[2].date == after(28) and fills[2].closed_day and fills[2].moved_from is None
+
+
+def test_s7_uses_the_clinics_open_weekdays() -> None:
+    tuesdays_and_thursdays = ClinicCalendar(open_weekdays=frozenset({1, 3}))
+    fills = run(calendar=tuesdays_and_thursdays)
+    assert fills[0].date == SURGERY  # surgery is a fact, even on a day the clinic is closed
+    assert fills[1].date == after(15)  # saline phase: later, Tuesday
+    assert fills[2].date == after(29)  # planned from the moved date: Tuesday again
+    assert all(f.date.weekday() in {1, 3} for f in fills[1:])
+
+
+def test_s7_surgery_on_a_closed_day_never_moves() -> None:
+    saturday = date(2025, 3, 1)
+    implant = run(Plan(saturday), today=saturday)[0]
+    assert implant.date == saturday and implant.moved_from is None and not implant.closed_day
+
+
+def test_s7_recorded_fills_never_move() -> None:
+    saturday = after(19)
+    fills = run(today=after(19), recorded=(RecordedFill(saturday, FUDR),))
+    assert fills[1].date == saturday and fills[1].moved_from is None and not fills[1].closed_day
+
+
+# S8 -------------------------------------------------------------------------------------------------
+
+
+def test_s8_nothing_planned_after_the_end() -> None:
+    plan = Plan(SURGERY, end_date=after(60))
+    fills = run(plan)
+    assert fills[-1].date == after(56) and fills[-1].phase_end is None
+    assert all(f.date <= plan.end_date for f in fills)
+
+
+def test_s8_recorded_fills_after_the_end_are_kept() -> None:
+    plan = Plan(SURGERY, end_date=after(20))
+    recorded = (RecordedFill(after(14), FUDR), RecordedFill(after(28), SALINE))
+    fills = run(plan, today=after(30), recorded=recorded)
+    assert [f.date for f in fills] == [SURGERY, after(14), after(28)]
+    assert all(f.recorded for f in fills[1:])
+
+
+# S9 -------------------------------------------------------------------------------------------------
+
+
+def test_s9_horizon_bounds_an_open_ended_plan() -> None:
+    plan = Plan(SURGERY, Protocol(cycles=None))
+    today = after(100)
+    fills = run(plan, today=today, horizon_days=56)
+    assert fills[-1].date == after(154) == today + days(54)
+    assert horizon_end(plan, today, 56) == today + days(56)
+
+
+def test_s9_horizon_counts_from_surgery_when_it_is_ahead() -> None:
+    today = SURGERY - days(30)
+    assert horizon_end(Plan(SURGERY), today, 365) == SURGERY + days(365)
+
+
+# S10 ------------------------------------------------------------------------------------------------
+
+
+def test_s10_missed_fill_is_overdue_and_keeps_its_date() -> None:
+    fills = run(today=after(20))
+    assert fills[1].date == after(14) and fills[1].overdue and not fills[1].recorded
+    assert not fills[2].overdue and fills[2].date == after(28)  # still projected from the missed date
+
+
+def test_s10_due_today_is_not_overdue() -> None:
+    assert not run(today=after(14))[1].overdue
+
+
+def test_s10_recording_the_fill_clears_overdue() -> None:
+    fills = run(today=after(20), recorded=(RecordedFill(after(19), FUDR),))
+    assert not any(f.overdue for f in fills)
+
+
+# S11 ------------------------------------------------------------------------------------------------
+
+
+def test_s11_default_plan_has_no_capacity_warning() -> None:
+    assert not any(f.capacity_warning for f in run(horizon_days=500))
+
+
+def test_s11_interval_longer_than_the_pump_lasts_is_flagged() -> None:
+    plan = Plan(SURGERY, Protocol(cycles=1, maintenance=Step(Infusate.GLYCERIN, 42)))
+    fills = run(plan)
+    warned = [f for f in fills if f.capacity_warning]
+    assert warned and all(f.kind is FillKind.MAINTENANCE for f in warned)
+    assert all(f.kind is not FillKind.MAINTENANCE or f.capacity_warning for f in fills)
+
+
+def test_s11_only_phases_still_ahead_are_flagged() -> None:
+    # A 40-day gap between two recorded fills is history; the newest recorded fill's phase is ahead.
+    plan = Plan(SURGERY, pump=Pump(reservoir_ml=12.0))
+    recorded = (RecordedFill(after(14), FUDR), RecordedFill(after(54), SALINE))
+    fills = run(plan, today=after(54), recorded=recorded)
+    assert not fills[1].capacity_warning
+    assert fills[2].capacity_warning  # its planned 14 days outlast a 12-day pump
+    assert fills[3].capacity_warning
+
+
+# S12 ------------------------------------------------------------------------------------------------
+
+
+def test_s12_measured_flow_within_tolerance() -> None:
+    recorded = (
+        RecordedFill(after(14), FUDR, volume_in_ml=30.0),
+        RecordedFill(after(28), SALINE, volume_in_ml=30.0, volume_returned_ml=16.0),
+    )
+    fills = run(today=after(28), recorded=recorded)
+    assert fills[2].measured_flow_ml_per_day == pytest.approx(1.0)
+    assert not fills[2].flow_deviation
+    assert fills[1].measured_flow_ml_per_day is None  # the implant's volume was not recorded
+
+
+def test_s12_deviation_beyond_the_clinics_tolerance_is_flagged() -> None:
+    recorded = (
+        RecordedFill(after(14), FUDR, volume_in_ml=30.0),
+        RecordedFill(after(28), SALINE, volume_returned_ml=9.0),  # 1.5 mL/day
+    )
+    fills = run(today=after(28), recorded=recorded)
+    assert fills[2].measured_flow_ml_per_day == pytest.approx(1.5)
+    assert fills[2].flow_deviation
+    lenient = run(None, ClinicCalendar(flow_tolerance=0.6), today=after(28), recorded=recorded)
+    assert not lenient[2].flow_deviation
+
+
+def test_s12_needs_both_volumes() -> None:
+    recorded = (
+        RecordedFill(SURGERY, SALINE, volume_in_ml=30.0),
+        RecordedFill(after(14), FUDR),  # nothing returned recorded
+        RecordedFill(after(28), SALINE, volume_returned_ml=10.0),  # nothing put in at the previous fill
+    )
+    fills = run(today=after(28), recorded=recorded)
+    assert all(f.measured_flow_ml_per_day is None and not f.flow_deviation for f in fills)
+
+
+def test_s12_implant_fill_volume_counts() -> None:
+    recorded = (
+        RecordedFill(SURGERY, SALINE, volume_in_ml=30.0),
+        RecordedFill(after(14), FUDR, volume_returned_ml=2.0),
+    )
+    fills = run(today=after(14), recorded=recorded)
+    assert fills[1].measured_flow_ml_per_day == pytest.approx(2.0)
+    assert fills[1].flow_deviation
+
+
+# next_fill and current_phase ------------------------------------------------------------------------
+
+
+def test_next_fill_is_the_implant_before_surgery() -> None:
+    today = SURGERY - days(3)
+    assert next_fill(run(today=today), today).kind is FillKind.IMPLANT
+
+
+def test_next_fill_skips_a_past_implant_and_includes_overdue() -> None:
+    today = after(20)
+    fill = next_fill(run(today=today), today)
+    assert fill.sequence == 1 and fill.overdue
+
+
+def test_next_fill_after_recorded_fills() -> None:
+    today = after(15)
+    fill = next_fill(run(today=today, recorded=(RecordedFill(after(14), FUDR),)), today)
+    assert (fill.sequence, fill.date, fill.kind) == (2, after(28), FillKind.REST)
+
+
+def test_next_fill_none_when_everything_is_recorded() -> None:
+    plan = Plan(SURGERY, end_date=after(15))
+    recorded = (RecordedFill(SURGERY, SALINE), RecordedFill(after(14), FUDR))
+    assert next_fill(run(plan, today=after(16), recorded=recorded), after(16)) is None
+
+
+def test_current_phase_counts_days_within_the_phase() -> None:
+    fills = run(today=after(18), recorded=(RecordedFill(after(14), FUDR),))
+    phase = current_phase(fills, after(18))
+    assert phase == Phase(fill=fills[1], day=5, days=14)
+
+
+def test_current_phase_on_a_fill_day_is_day_one_of_the_new_phase() -> None:
+    fills = run(today=after(28))
+    assert current_phase(fills, after(28)).fill.sequence == 2
+    assert current_phase(fills, after(28)).day == 1
+
+
+def test_current_phase_runs_past_its_length_when_the_next_fill_is_overdue() -> None:
+    fills = run(today=after(16))
+    phase = current_phase(fills, after(16))
+    assert (phase.fill.sequence, phase.day, phase.days) == (1, 3, 14)
+
+
+def test_current_phase_is_none_before_surgery() -> None:
+    assert current_phase(run(today=SURGERY - days(1)), SURGERY - days(1)) is None
+
+
+# Property tests -------------------------------------------------------------------------------------
+
+REST_INFUSATES = st.sampled_from([SALINE, Infusate.SALINE, Infusate.GLYCERIN])
+ANY_INFUSATE = st.sampled_from(list(Infusate))
+
+
+@st.composite
+def protocols(draw: st.DrawFn) -> Protocol:
+    chemo = Step(draw(st.sampled_from([FUDR, Infusate.FUDR_DEX])), draw(st.integers(1, 28)))
+    rests = draw(st.lists(st.builds(Step, REST_INFUSATES, st.integers(1, 35)), min_size=0, max_size=3))
+    return Protocol(
+        first_chemo_after_days=draw(st.integers(1, 84)),
+        cycle=(chemo, *rests),
+        cycles=draw(st.none() | st.integers(0, 8)),
+        maintenance=Step(draw(REST_INFUSATES), draw(st.integers(1, 60))),
+    )
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> dict:
+    """Keyword arguments for project(). Few, coarse draws: generation dominates the run time."""
+    surgery = date(2024, 1, 1) + days(draw(st.integers(0, 1000)))
+    # Closures come in blocks (a holiday, a closed week), dense enough to collide with fills.
+    blocks = draw(st.lists(st.tuples(st.integers(0, 500), st.integers(1, 12)), max_size=8))
+    calendar = ClinicCalendar(
+        open_weekdays=draw(st.frozensets(st.integers(0, 6))),
+        closures=frozenset(surgery + days(start + n) for start, length in blocks for n in range(length)),
+    )
+    # Plausible recorded fills: increasing dates from surgery on (or from the first visit), any infusate.
+    visits = draw(st.lists(st.tuples(st.integers(1, 40), ANY_INFUSATE), max_size=10))
+    offset = 0
+    recorded = [RecordedFill(surgery, draw(ANY_INFUSATE))] if draw(st.booleans()) else []
+    for gap, infusate in visits:
+        offset += gap
+        recorded.append(RecordedFill(surgery + days(offset), infusate))
+    end = draw(st.none() | st.integers(-5, 600))
+    return {
+        "plan": Plan(
+            surgery,
+            draw(protocols()),
+            Pump(reservoir_ml=draw(st.integers(10, 60)), flow_ml_per_day=draw(st.sampled_from([0.5, 1.0, 2.0]))),
+            None if end is None else surgery + days(end),
+        ),
+        "calendar": calendar,
+        "today": surgery + days(draw(st.integers(-30, offset + 120))),
+        "recorded": tuple(recorded),
+        "holds": draw(st.frozensets(st.integers(0, 40), max_size=6)),
+        "horizon_days": draw(st.integers(0, 400)),
+    }
+
+
+def planned(fills: list[Fill]) -> list[Fill]:
+    """Fills the engine placed: neither recorded nor the implant (surgery is a fact)."""
+    return [f for f in fills if not f.recorded and f.kind is not FillKind.IMPLANT]
+
+
+# Generating a scenario costs far more than projecting it, so every invariant is checked on each one.
+@settings(max_examples=300, deadline=None)
+@given(scenarios())
+def test_property_invariants(s: dict) -> None:
+    fills = project(**s)
+    check_date_order_and_sequences(fills)
+    check_no_planned_phase_longer_than_its_step(fills, s["plan"].pump.capacity_days)
+    check_no_planned_fill_on_a_closed_day_unless_flagged(fills, s["calendar"])
+    check_chemo_never_exceeds_the_plans_cycles(fills, s["plan"].protocol.cycles)
+    check_recorded_fills_never_moved_or_dropped(fills, s["recorded"])
+    check_nothing_planned_after_end_or_horizon(fills, s["plan"], s["today"], s["horizon_days"])
+    check_next_fill_and_current_phase(fills, s["plan"], s["today"])
+
+
+def check_date_order_and_sequences(fills: list[Fill]) -> None:
+    assert [f.sequence for f in fills] == list(range(len(fills)))
+    assert all(a.date < b.date for a, b in zip(fills, fills[1:], strict=False))
+    assert all(a.phase_end == b.date for a, b in zip(fills, fills[1:], strict=False))
+    assert fills[-1].phase_end is None
+
+
+def check_no_planned_phase_longer_than_its_step(fills: list[Fill], capacity: float) -> None:
+    for fill, nxt in zip(fills, fills[1:], strict=False):
+        if nxt.recorded:
+            continue  # a phase that already happened is a fact, whatever its length
+        length = (nxt.date - fill.date).days
+        if fill.infusate.is_chemo:
+            assert length <= fill.phase_days, fill
+        elif length > fill.phase_days:
+            # Only a closure may stretch a rest phase, and never beyond the pump.
+            assert nxt.moved_from is not None, nxt
+            assert length <= capacity, fill
+        assert fill.capacity_warning == (length > capacity), fill
+
+
+def check_no_planned_fill_on_a_closed_day_unless_flagged(fills: list[Fill], calendar: ClinicCalendar) -> None:
+    for fill in planned(fills):
+        assert calendar.is_open(fill.date) or fill.closed_day, fill
+        assert not (fill.closed_day and fill.moved_from), fill
+
+
+def check_chemo_never_exceeds_the_plans_cycles(fills: list[Fill], cycles: int | None) -> None:
+    given_chemo = sum(1 for f in fills if f.recorded and f.kind is FillKind.CHEMO)
+    planned_chemo = sum(1 for f in planned(fills) if f.kind is FillKind.CHEMO)
+    if cycles is not None:
+        assert planned_chemo <= max(0, cycles - given_chemo)
+    chemo_cycles = [f.cycle for f in fills if f.kind is FillKind.CHEMO]
+    assert chemo_cycles == list(range(1, len(chemo_cycles) + 1))
+
+
+def check_recorded_fills_never_moved_or_dropped(fills: list[Fill], recorded: tuple[RecordedFill, ...]) -> None:
+    facts = [f for f in fills if f.recorded]
+    assert [(f.date, f.infusate) for f in facts] == [(r.date, r.infusate) for r in recorded]
+    assert all(f.moved_from is None and not f.closed_day and not f.overdue for f in facts)
+    # Held means a non-chemo infusate where chemo was expected; a chemo infusate is never held.
+    assert all(f.held == (f.kind is FillKind.HELD) for f in fills)
+    assert not any(f.held and f.infusate.is_chemo for f in fills)
+
+
+def check_nothing_planned_after_end_or_horizon(fills: list[Fill], plan: Plan, today: date, horizon: int) -> None:
+    limit = horizon_end(plan, today, horizon)
+    assert fills[0].date == plan.surgery_date and fills[0].kind is FillKind.IMPLANT
+    for fill in planned(fills):
+        assert fill.date <= limit, fill
+        assert plan.end_date is None or fill.date <= plan.end_date, fill
+        assert fill.overdue == (fill.date < today), fill
+
+
+def check_next_fill_and_current_phase(fills: list[Fill], plan: Plan, today: date) -> None:
+    upcoming = next_fill(fills, today)
+    assert upcoming is None or not upcoming.recorded
+    phase = current_phase(fills, today)
+    if today < plan.surgery_date:
+        assert phase is None
+    else:
+        assert phase.fill.date <= today and phase.day >= 1
+        assert phase.fill.phase_end is None or today < phase.fill.phase_end

@@ -1,0 +1,102 @@
+"""services keep the stored projection current with every input, in the same transaction."""
+
+import datetime as dt
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from schedules import selectors, services
+from schedules.models import ClinicClosure, FillKind, Hold, ScheduledFill
+from tests.conftest import TODAY, make_clinic, make_patient
+
+
+def planned(patient):
+    """The patient's refills still to come (the implant fill at surgery is not one)."""
+    return list(selectors.planned_fills().filter(plan__patient=patient).order_by("sequence"))
+
+
+def test_saving_a_plan_stores_its_fills_to_the_horizon(patient_a):
+    rows = list(ScheduledFill.objects.filter(plan__patient=patient_a).order_by("sequence"))
+    surgery = patient_a.plan.surgery_date
+    assert rows[0].kind == FillKind.IMPLANT and rows[0].date == surgery
+    assert rows[1].kind == FillKind.CHEMO and rows[1].cycle == 1
+    assert [r.sequence for r in rows] == list(range(len(rows)))
+    assert all(r.date <= TODAY + dt.timedelta(days=365) for r in rows)
+    assert patient_a.plan.__class__.objects.get(pk=patient_a.plan.pk).projected_on == TODAY
+
+
+def test_a_late_fill_moves_later_fills_and_keeps_their_identity(patient_a, staff_a):
+    plan = patient_a.plan
+    first_chemo = planned(patient_a)[0]  # due 6 days ago: overdue
+    before = {r.sequence: (r.pk, r.date, r.revision) for r in planned(patient_a)}
+    _, result = services.fill_record(plan=plan, date=TODAY, infusate="fudr", by=staff_a)
+    after = {r.sequence: r for r in ScheduledFill.objects.filter(plan=plan)}
+    assert after[first_chemo.sequence].recorded and after[first_chemo.sequence].date == TODAY
+    next_fill = after[first_chemo.sequence + 1]
+    assert next_fill.pk == before[next_fill.sequence][0]  # the same appointment
+    assert next_fill.date > before[next_fill.sequence][1]
+    assert next_fill.revision == before[next_fill.sequence][2] + 1
+    assert any(m.sequence == next_fill.sequence for m in result.moves)
+
+
+def test_recording_the_same_day_twice_is_refused_and_keeps_one_record(patient_a, staff_a):
+    services.fill_record(plan=patient_a.plan, date=TODAY, infusate="fudr", by=staff_a)
+    with pytest.raises((ValidationError, IntegrityError)), transaction.atomic():
+        services.fill_record(plan=patient_a.plan, date=TODAY, infusate="fudr", by=staff_a)
+    assert patient_a.plan.recorded_fills.count() == 1
+
+
+def test_a_correction_keeps_the_old_values_and_who_changed_them(patient_a, staff_a):
+    fill, _ = services.fill_record(plan=patient_a.plan, date=TODAY, infusate="fudr", by=staff_a, volume_in_ml=30)
+    services.fill_correct(fill=fill, by=staff_a, volume_in_ml=28)
+    versions = list(fill.history.order_by("history_date").values_list("volume_in_ml", flat=True))
+    assert [float(v) for v in versions] == [30.0, 28.0]
+
+
+def test_a_hold_turns_the_chemo_fill_into_rest_and_shows(patient_a, staff_a):
+    services.fill_record(plan=patient_a.plan, date=TODAY, infusate="fudr", by=staff_a)
+    next_chemo = next(r for r in planned(patient_a) if r.kind == FillKind.CHEMO)
+    services.hold_add(plan=patient_a.plan, sequence=next_chemo.sequence, reason="ALP rising", by=staff_a)
+    row = ScheduledFill.objects.get(pk=next_chemo.pk)
+    assert row.held and row.kind == FillKind.HELD and row.infusate == "heparinized_saline"
+    services.hold_remove(hold=Hold.objects.get(plan=patient_a.plan))
+    assert ScheduledFill.objects.get(pk=next_chemo.pk).kind == FillKind.CHEMO
+
+
+def test_ending_therapy_cancels_the_future_fills_and_reopening_brings_them_back(patient_a):
+    plan = patient_a.plan
+    future = [r.pk for r in planned(patient_a) if r.date > TODAY]
+    services.therapy_end(plan=plan, end_date=TODAY, reason="toxicity")
+    assert not ScheduledFill.objects.filter(pk__in=future, active=True).exists()
+    cancelled = ScheduledFill.objects.get(pk=future[0])
+    services.therapy_reopen(plan=plan)
+    reopened = ScheduledFill.objects.get(pk=future[0])
+    assert reopened.active and reopened.revision > cancelled.revision
+
+
+def test_end_before_surgery_is_refused_and_nothing_changes(patient_a):
+    plan = patient_a.plan
+    with pytest.raises(ValidationError):
+        services.therapy_end(plan=plan, end_date=plan.surgery_date - dt.timedelta(days=1), reason="other")
+    plan.refresh_from_db()
+    assert plan.status == "active" and plan.end_date is None
+
+
+def test_a_new_closure_recomputes_every_plan_of_the_clinic(clinic_a, patient_a):
+    row = planned(patient_a)[1]
+    ClinicClosure.objects.create(clinic=clinic_a, date=row.date, name="Staff training")
+    result = services.clinic_recompute(clinic=clinic_a)
+    moved = ScheduledFill.objects.get(pk=row.pk)
+    assert moved.date != row.date and moved.moved_from == row.date
+    assert result.plans == 1 and len(result.moves) >= 1
+
+
+def test_due_today_uses_the_clinics_local_date(db, time_machine):
+    # 23:30 UTC on 9 March is already 10 March in Auckland.
+    time_machine.move_to(dt.datetime(2026, 3, 9, 23, 30, tzinfo=dt.UTC), tick=False)
+    clinic = make_clinic("Auckland", time_zone="Pacific/Auckland", open_weekdays="0123456")
+    patient = make_patient(clinic, "Kiri", "NZ-1", surgery=dt.date(2026, 2, 24))  # first chemo 10 March
+    assert clinic.today() == dt.date(2026, 3, 10)
+    due = selectors.fills_due_between(clinic=clinic, start=clinic.today(), end=clinic.today())
+    assert [r.plan.patient for r in due] == [patient]
