@@ -6,6 +6,9 @@
 Anything else answers 404, so other people's patients cannot even be told apart from nobody.
 """
 
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.http import Http404
@@ -50,8 +53,12 @@ def followed_patients(user) -> QuerySet[Patient]:
     ).distinct()
 
 
-def get_patient(user, public_id, *, edit: bool = False) -> Patient:
-    """The patient with this public id if the user may see it (or change it, with edit=True); else 404."""
+def get_patient(request, public_id, *, edit: bool = False) -> Patient:
+    """The patient with this public id if request.user may see it (or change it, with edit=True); else 404.
+
+    Every view of a patient's pages comes through here (so it is also where such views are audited).
+    """
+    user = request.user
     patients = editable_patients(user) if edit else visible_patients(user)
     try:
         return patients.select_related("clinic").get(public_id=public_id)
@@ -59,9 +66,22 @@ def get_patient(user, public_id, *, edit: bool = False) -> Patient:
         raise Http404("No such patient.") from None
 
 
-def get_clinic(user, clinic_id) -> Clinic:
-    """A clinic the user works at; else 404."""
+def get_clinic(request, clinic_id) -> Clinic:
+    """A clinic request.user works at; else 404."""
     try:
-        return staff_clinics(user).get(pk=clinic_id)
+        return staff_clinics(request.user).get(pk=clinic_id)
     except (Clinic.DoesNotExist, ValidationError, ValueError, TypeError):
         raise Http404("No such clinic.") from None
+
+
+def staff_required(view):
+    """A view for clinic staff only: sign-in required, and anyone without a clinic gets 404."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not is_clinic_staff(request.user):
+            raise Http404("Not found.")
+        return view(request, *args, **kwargs)
+
+    return wrapped

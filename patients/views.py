@@ -2,7 +2,7 @@
 
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 
 from patients import access
 
@@ -13,6 +13,12 @@ class SignInView(auth_views.LoginView):
 
 @login_required
 def home(request):
-    clinics = access.staff_clinics(request.user)
+    if access.is_clinic_staff(request.user):
+        return redirect("staff:dashboard")
     followed = access.followed_patients(request.user).select_related("clinic")
-    return render(request, "patients/home.html", {"clinics": clinics, "followed": followed})
+    return render(request, "patients/home.html", {"followed": followed})
+
+
+@access.staff_required
+def dashboard(request):
+    return render(request, "patients/dashboard.html", {"clinics": access.staff_clinics(request.user)})

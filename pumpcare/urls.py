@@ -9,6 +9,9 @@ urlpatterns = [
     path("", patient_views.home, name="home"),
     path("accounts/login/", patient_views.SignInView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("clinic/", include("patients.urls")),
+    path("", include("schedules.urls")),
+    path("", include("schedules.feed_urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -8,6 +8,8 @@ import datetime as dt
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from patients.models import CaregiverAccess, Clinic, Patient, StaffMembership
 from schedules import services
@@ -105,13 +107,23 @@ def outsider(db):
     return make_user("outsider")
 
 
+def verified_totp_device(user) -> TOTPDevice:
+    """Clinic staff sign in with a second factor: their authenticator app (TOTP)."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    return device or TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
+
+
 @pytest.fixture
 def client_for():
-    """A test client signed in as the given user."""
+    """A test client signed in as the given user; clinic staff have also passed their second factor."""
 
     def build(user) -> Client:
         client = Client()
         client.force_login(user)
+        if user.memberships.exists():
+            session = client.session
+            session[DEVICE_ID_SESSION_KEY] = verified_totp_device(user).persistent_id
+            session.save()
         return client
 
     return build

@@ -50,4 +50,4 @@ def test_demo_accounts_sign_in(db, frozen):
             client = Client()
             response = client.post(reverse("login"), {"username": username, "password": password})
             assert response.status_code == 302, username
-            assert client.get(reverse("home")).status_code == 200
+            assert client.get(reverse("home"), follow=True).status_code == 200

@@ -1,0 +1,5 @@
+"""Calendar subscriptions and their iCalendar feeds."""
+
+app_name = "feeds"
+
+urlpatterns = []
