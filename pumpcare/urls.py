@@ -3,17 +3,25 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from patients import two_factor
 from patients import views as patient_views
+from pumpcare import views as site_views
 
 urlpatterns = [
     path("", patient_views.home, name="home"),
     path("accounts/login/", patient_views.SignInView.as_view(), name="login"),
+    path("accounts/two-factor/", two_factor.verify, name="two_factor_verify"),
+    path("accounts/two-factor/setup/", two_factor.setup, name="two_factor_setup"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("clinic/", include("patients.urls")),
     path("", include("schedules.urls")),
     path("", include("schedules.feed_urls")),
     path("admin/", admin.site.urls),
+    path("healthz", site_views.healthz, name="healthz"),
+    path("readyz", site_views.readyz, name="readyz"),
 ]
+
+handler500 = "pumpcare.views.server_error"
 
 admin.site.site_header = "PumpCare administration"
 admin.site.site_title = "PumpCare admin"

@@ -148,33 +148,12 @@ def project(
     _check_recorded(plan, facts)
     steps = protocol.cycle
 
-    rows: list[_Row] = []
     # S1: surgery is a fact, so the implant fill is always there and never moves; it is "recorded"
     # only when staff entered the fill on the surgery date (its real infusate and volumes).
-    if facts and facts[0].date == plan.surgery_date:
-        implant = facts.pop(0)
-        rows.append(
-            _Row(
-                0,
-                implant.date,
-                implant.infusate,
-                FillKind.IMPLANT,
-                None,
-                protocol.first_chemo_after_days,
-                source=implant,
-            )
-        )
-    else:
-        rows.append(
-            _Row(
-                0,
-                plan.surgery_date,
-                Infusate.HEPARINIZED_SALINE,
-                FillKind.IMPLANT,
-                None,
-                protocol.first_chemo_after_days,
-            )
-        )
+    implant = facts.pop(0) if facts and facts[0].date == plan.surgery_date else None
+    infusate = implant.infusate if implant else Infusate.HEPARINIZED_SALINE
+    first_days = protocol.first_chemo_after_days
+    rows = [_Row(0, plan.surgery_date, infusate, FillKind.IMPLANT, None, first_days, source=implant)]
 
     # S5/S6: each recorded fill takes the place of the fill expected next.
     slot = _first_slot(protocol)
@@ -185,37 +164,17 @@ def project(
             # A FUDR fill is the next cycle's chemo fill whatever was expected (an early restart, or
             # a cycle beyond the plan's count: a fact all the same).
             chemo_given += 1
-            row = _Row(
-                len(rows), fact.date, fact.infusate, FillKind.CHEMO, chemo_given, steps[0].days, source=fact
-            )
-            slot = _after_step(protocol, chemo_given, 0)
+            kind, cycle, days = FillKind.CHEMO, chemo_given, steps[0].days
+            slot = _after_step(protocol, cycle, 0)
         elif expected is FillKind.CHEMO:
-            row = _Row(
-                len(rows),
-                fact.date,
-                fact.infusate,
-                FillKind.HELD,
-                cycle,
-                steps[0].days,
-                held=True,
-                source=fact,
-            )
+            kind, days = FillKind.HELD, steps[0].days  # the slot stays: that chemo fill comes again
         elif expected is FillKind.REST:
-            row = _Row(
-                len(rows), fact.date, fact.infusate, FillKind.REST, cycle, steps[step].days, source=fact
-            )
+            kind, days = FillKind.REST, steps[step].days
             slot = _after_step(protocol, cycle, step)
         else:
-            row = _Row(
-                len(rows),
-                fact.date,
-                fact.infusate,
-                FillKind.MAINTENANCE,
-                None,
-                protocol.maintenance.days,
-                source=fact,
-            )
-        rows.append(row)
+            kind, days = FillKind.MAINTENANCE, protocol.maintenance.days
+        held = kind is FillKind.HELD
+        rows.append(_Row(len(rows), fact.date, fact.infusate, kind, cycle, days, held=held, source=fact))
     newest_fact = len(rows) - 1
 
     last_day = horizon_end(plan, today, horizon_days)  # S9
@@ -232,19 +191,23 @@ def project(
         if day > last_day:
             break
         seq = len(rows)
-        if expected is FillKind.CHEMO and seq in holds:
+        held = expected is FillKind.CHEMO and seq in holds
+        if held:
             # S6: the care team's hold; saline keeps the catheter open, the chemo fill comes again.
-            row = _Row(seq, day, Infusate.HEPARINIZED_SALINE, FillKind.HELD, cycle, steps[0].days, held=True)
+            kind, infusate, days = FillKind.HELD, Infusate.HEPARINIZED_SALINE, steps[0].days
         elif expected is FillKind.CHEMO:
-            row = _Row(seq, day, steps[0].infusate, FillKind.CHEMO, cycle, steps[0].days)
+            kind, infusate, days = FillKind.CHEMO, steps[0].infusate, steps[0].days
             slot = _after_step(protocol, cycle, 0)
         elif expected is FillKind.REST:
-            row = _Row(seq, day, steps[step].infusate, FillKind.REST, cycle, steps[step].days)
+            kind, infusate, days = FillKind.REST, steps[step].infusate, steps[step].days
             slot = _after_step(protocol, cycle, step)
         else:
-            row = _Row(
-                seq, day, protocol.maintenance.infusate, FillKind.MAINTENANCE, None, protocol.maintenance.days
+            kind, infusate, days = (
+                FillKind.MAINTENANCE,
+                protocol.maintenance.infusate,
+                protocol.maintenance.days,
             )
+        row = _Row(seq, day, infusate, kind, cycle, days, held=held)
         row.moved_from = nominal if day != nominal else None
         row.closed_day = closed
         row.overdue = day < today  # S10
@@ -388,9 +351,8 @@ def _fills(plan: Plan, calendar: ClinicCalendar, rows: list[_Row], newest_fact: 
             and row.source.volume_returned_ml is not None
         ):
             # S12: what left the pump over the phase that this fill ends.
-            flow = (before.source.volume_in_ml - row.source.volume_returned_ml) / (
-                row.date - before.date
-            ).days
+            gap = (row.date - before.date).days
+            flow = (before.source.volume_in_ml - row.source.volume_returned_ml) / gap
             deviation = abs(flow - nominal_flow) / nominal_flow > calendar.flow_tolerance
         fills.append(
             Fill(

@@ -4,6 +4,7 @@ Time is frozen explicitly with time-machine; NOW is a Tuesday afternoon in New Y
 """
 
 import datetime as dt
+import time
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -11,6 +12,7 @@ from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from patients import security
 from patients.models import CaregiverAccess, Clinic, Patient, StaffMembership
 from schedules import services
 from schedules.models import Protocol, TherapyPlan
@@ -120,10 +122,13 @@ def client_for():
     def build(user) -> Client:
         client = Client()
         client.force_login(user)
-        if user.memberships.exists():
-            session = client.session
+        session = client.session
+        # As the sign-in left it, so a first request has no session to write (query counts stay exact).
+        session[security.SIGNED_IN_AT] = session[security.LAST_SEEN_AT] = time.time()
+        session[security.IS_STAFF] = user.memberships.exists()
+        if session[security.IS_STAFF]:
             session[DEVICE_ID_SESSION_KEY] = verified_totp_device(user).persistent_id
-            session.save()
+        session.save()
         return client
 
     return build

@@ -6,6 +6,7 @@ protocol (14-day steps) every nominal fill lands on a Monday.
 
 from __future__ import annotations
 
+import itertools
 from datetime import date, timedelta
 
 import pytest
@@ -130,6 +131,23 @@ def test_s3_three_step_cycle_repeats_with_each_steps_days() -> None:
     assert [(f.date - fills[0].date).days for f in fills] == [0, 14, 21, 42, 56, 63]
 
 
+@pytest.mark.parametrize(
+    "protocol",
+    [
+        Protocol(cycle=()),
+        Protocol(cycle=(Step(SALINE, 14), Step(FUDR, 14))),  # chemo must be the first step
+        Protocol(cycle=(Step(FUDR, 14), Step(FUDR, 14))),
+        Protocol(maintenance=Step(FUDR, 14)),
+        Protocol(cycle=(Step(FUDR, 0),)),  # would never reach the horizon
+        Protocol(first_chemo_after_days=0),
+        Protocol(cycles=-1),
+    ],
+)
+def test_s3_rejects_protocols_the_engine_cannot_walk(protocol: Protocol) -> None:
+    with pytest.raises(ValueError):
+        run(Plan(SURGERY, protocol))
+
+
 # S4 -------------------------------------------------------------------------------------------------
 
 
@@ -151,7 +169,7 @@ def test_s4_maintenance_uses_its_own_infusate_and_interval() -> None:
     maintenance = [f for f in fills if f.kind is FillKind.MAINTENANCE]
     assert maintenance[0].date == after(14 + 2 * 28)
     assert all(f.infusate is Infusate.GLYCERIN and f.phase_days == 28 for f in maintenance)
-    assert all(b.date - a.date == days(28) for a, b in zip(maintenance, maintenance[1:], strict=False))
+    assert all(b.date - a.date == days(28) for a, b in itertools.pairwise(maintenance))
 
 
 def test_s4_open_ended_plan_repeats_the_cycle_to_the_horizon() -> None:
@@ -208,6 +226,26 @@ def test_s5_recorded_fudr_beyond_the_plans_cycles_is_kept_as_a_fact() -> None:
     fills = run(plan, today=after(28), recorded=recorded)
     assert [f.cycle for f in fills if f.kind is FillKind.CHEMO] == [1, 2]
     assert kinds(fills)[3:5] == [FillKind.REST, FillKind.MAINTENANCE]
+
+
+def test_s5_fudr_during_maintenance_is_a_further_cycle_then_rest_then_maintenance() -> None:
+    plan = Plan(SURGERY, Protocol(cycles=1))
+    recorded = (
+        RecordedFill(after(14), FUDR),
+        RecordedFill(after(28), SALINE),  # cycle 1's rest
+        RecordedFill(after(42), SALINE),  # first maintenance fill
+        RecordedFill(after(56), FUDR),  # the care team restarts chemo
+    )
+    fills = run(plan, today=after(56), recorded=recorded)
+    assert kinds(fills)[1:7] == [
+        FillKind.CHEMO,
+        FillKind.REST,
+        FillKind.MAINTENANCE,
+        FillKind.CHEMO,
+        FillKind.REST,
+        FillKind.MAINTENANCE,
+    ]
+    assert (fills[4].cycle, fills[5].cycle, fills[5].date) == (2, 2, after(70))
 
 
 def test_s5_recorded_fills_are_taken_in_date_order() -> None:
@@ -378,6 +416,18 @@ def test_s11_interval_longer_than_the_pump_lasts_is_flagged() -> None:
     assert all(f.kind is not FillKind.MAINTENANCE or f.capacity_warning for f in fills)
 
 
+def test_s11_warning_follows_the_interval_after_a_closure_move() -> None:
+    # 31-day glycerin maintenance in a 30-day pump: a closure pulls one fill a day earlier, which
+    # makes that interval safe; the others stay flagged.
+    plan = Plan(SURGERY, Protocol(cycles=0, maintenance=Step(Infusate.GLYCERIN, 31)))
+    every_day = ClinicCalendar(open_weekdays=frozenset(range(7)), closures=frozenset({after(45)}))
+    fills = run(plan, every_day)
+    assert kinds(fills)[1:3] == [FillKind.MAINTENANCE, FillKind.MAINTENANCE]  # no cycles at all
+    assert fills[2].date == after(44) and fills[2].moved_from == after(45)
+    assert not fills[1].capacity_warning
+    assert fills[2].capacity_warning
+
+
 def test_s11_only_phases_still_ahead_are_flagged() -> None:
     # A 40-day gap between two recorded fills is history; the newest recorded fill's phase is ahead.
     plan = Plan(SURGERY, pump=Pump(reservoir_ml=12.0))
@@ -412,6 +462,20 @@ def test_s12_deviation_beyond_the_clinics_tolerance_is_flagged() -> None:
     assert fills[2].flow_deviation
     lenient = run(None, ClinicCalendar(flow_tolerance=0.6), today=after(28), recorded=recorded)
     assert not lenient[2].flow_deviation
+
+
+@pytest.mark.parametrize(
+    ("returned", "flow", "deviation"),
+    [(12.5, 1.25, True), (16.6, 0.957, False), (15.6, 1.029, False), (19.5, 0.75, True)],
+)
+def test_s12_tolerance_is_relative_both_ways(returned: float, flow: float, deviation: bool) -> None:
+    recorded = (
+        RecordedFill(after(14), FUDR, volume_in_ml=30.0),
+        RecordedFill(after(28), SALINE, volume_returned_ml=returned),
+    )
+    fill = run(today=after(28), recorded=recorded)[2]
+    assert fill.measured_flow_ml_per_day == pytest.approx(flow, abs=1e-3)
+    assert fill.flow_deviation is deviation
 
 
 def test_s12_needs_both_volumes() -> None:
@@ -522,7 +586,7 @@ def scenarios(draw: st.DrawFn) -> dict:
         "plan": Plan(
             surgery,
             draw(protocols()),
-            Pump(reservoir_ml=draw(st.integers(10, 60)), flow_ml_per_day=draw(st.sampled_from([0.5, 1.0, 2.0]))),
+            Pump(draw(st.integers(10, 60)), draw(st.sampled_from([0.5, 1.0, 2.0]))),
             None if end is None else surgery + days(end),
         ),
         "calendar": calendar,
@@ -547,20 +611,20 @@ def test_property_invariants(s: dict) -> None:
     check_no_planned_phase_longer_than_its_step(fills, s["plan"].pump.capacity_days)
     check_no_planned_fill_on_a_closed_day_unless_flagged(fills, s["calendar"])
     check_chemo_never_exceeds_the_plans_cycles(fills, s["plan"].protocol.cycles)
-    check_recorded_fills_never_moved_or_dropped(fills, s["recorded"])
-    check_nothing_planned_after_end_or_horizon(fills, s["plan"], s["today"], s["horizon_days"])
+    check_recorded_fills_kept_as_recorded(fills, s["recorded"])
+    check_nothing_planned_past_the_end(fills, s["plan"], s["today"], s["horizon_days"])
     check_next_fill_and_current_phase(fills, s["plan"], s["today"])
 
 
 def check_date_order_and_sequences(fills: list[Fill]) -> None:
     assert [f.sequence for f in fills] == list(range(len(fills)))
-    assert all(a.date < b.date for a, b in zip(fills, fills[1:], strict=False))
-    assert all(a.phase_end == b.date for a, b in zip(fills, fills[1:], strict=False))
+    assert all(a.date < b.date for a, b in itertools.pairwise(fills))
+    assert all(a.phase_end == b.date for a, b in itertools.pairwise(fills))
     assert fills[-1].phase_end is None
 
 
 def check_no_planned_phase_longer_than_its_step(fills: list[Fill], capacity: float) -> None:
-    for fill, nxt in zip(fills, fills[1:], strict=False):
+    for fill, nxt in itertools.pairwise(fills):
         if nxt.recorded:
             continue  # a phase that already happened is a fact, whatever its length
         length = (nxt.date - fill.date).days
@@ -588,7 +652,7 @@ def check_chemo_never_exceeds_the_plans_cycles(fills: list[Fill], cycles: int | 
     assert chemo_cycles == list(range(1, len(chemo_cycles) + 1))
 
 
-def check_recorded_fills_never_moved_or_dropped(fills: list[Fill], recorded: tuple[RecordedFill, ...]) -> None:
+def check_recorded_fills_kept_as_recorded(fills: list[Fill], recorded: tuple[RecordedFill, ...]) -> None:
     facts = [f for f in fills if f.recorded]
     assert [(f.date, f.infusate) for f in facts] == [(r.date, r.infusate) for r in recorded]
     assert all(f.moved_from is None and not f.closed_day and not f.overdue for f in facts)
@@ -597,7 +661,7 @@ def check_recorded_fills_never_moved_or_dropped(fills: list[Fill], recorded: tup
     assert not any(f.held and f.infusate.is_chemo for f in fills)
 
 
-def check_nothing_planned_after_end_or_horizon(fills: list[Fill], plan: Plan, today: date, horizon: int) -> None:
+def check_nothing_planned_past_the_end(fills: list[Fill], plan: Plan, today: date, horizon: int) -> None:
     limit = horizon_end(plan, today, horizon)
     assert fills[0].date == plan.surgery_date and fills[0].kind is FillKind.IMPLANT
     for fill in planned(fills):

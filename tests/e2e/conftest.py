@@ -3,10 +3,13 @@
 Screenshots land in test-artifacts/ (git-ignored) so a person can look at what patients see.
 """
 
+import time
 from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import sync_playwright
 
 from tests.conftest import NOW
@@ -70,4 +73,20 @@ def sign_in(page, username: str, password: str) -> None:
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+
+
+def current_totp_code(username: str) -> str:
+    """The code the staff member's authenticator app shows now."""
+    device = TOTPDevice.objects.get(user__username=username, confirmed=True)
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time()
+    return f"{totp.token():0{device.digits}d}"
+
+
+def sign_in_staff(page, username: str, password: str) -> None:
+    """Clinic staff sign in, then confirm with the code from their authenticator app."""
+    sign_in(page, username, password)
+    page.get_by_label("Code from your authenticator app").fill(current_totp_code(username))
+    page.get_by_role("button", name="Confirm").click()
     page.wait_for_load_state()

@@ -7,7 +7,10 @@ import holidays
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django_otp.plugins.otp_static.models import StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from patients import two_factor
 from patients.models import CaregiverAccess, Clinic, Patient, StaffMembership
 from schedules import engine, services
 from schedules.models import ClinicClosure, FillKind, Protocol, ScheduledFill, TherapyPlan
@@ -36,6 +39,14 @@ class Command(BaseCommand):
         self.stdout.write("\nDemo accounts (for this demo only):")
         for role, (username, password, *_names) in ACCOUNTS.items():
             self.stdout.write(f"  {role:<10} username: {username:<10} password: {password}")
+        nurse = get_user_model().objects.get(username=ACCOUNTS["nurse"][0])
+        device = TOTPDevice.objects.get(user=nurse, confirmed=True)
+        codes = StaticToken.objects.filter(device__user=nurse).values_list("token", flat=True)
+        self.stdout.write(
+            "\nClinic staff confirm each sign-in with a second factor. For the demo nurse, add this key to an\n"
+            f"authenticator app: {two_factor.totp_secret(device)}\n"
+            f"or use one of these one-time backup codes: {' '.join(sorted(codes))}"
+        )
 
     def user(self, role):
         username, password, first, last = ACCOUNTS[role]
@@ -68,6 +79,8 @@ class Command(BaseCommand):
         clinic.save()
         nurse = self.user("nurse")
         StaffMembership.objects.create(user=nurse, clinic=clinic)
+        TOTPDevice.objects.create(user=nurse, name="Authenticator app", confirmed=True)
+        two_factor.create_backup_codes(nurse)
 
         days = dt.timedelta
         stages = [

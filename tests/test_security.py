@@ -1,0 +1,215 @@
+"""Sign-in hardening: second factor for staff, session limits, throttling, deploy settings, failure pages."""
+
+import datetime as dt
+import os
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from django.contrib.auth.hashers import get_hasher
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import OperationalError
+from django.test import Client
+from django.urls import reverse
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_static.models import StaticToken
+
+from patients import two_factor
+from tests.conftest import NOW, PASSWORD, verified_totp_device
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def code_for(device) -> str:
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time()
+    return f"{totp.token():0{device.digits}d}"
+
+
+def signed_in_with_password(username: str) -> Client:
+    client = Client()
+    response = client.post(reverse("login"), {"username": username, "password": PASSWORD})
+    assert response.status_code == 302
+    return client
+
+
+# Second factor -------------------------------------------------------------------------------------------
+
+
+def test_staff_must_pass_the_second_factor_before_any_page(staff_a, patient_a):
+    verified_totp_device(staff_a)
+    client = signed_in_with_password("staff_a")
+    response = client.get(reverse("staff:dashboard"))
+    assert response.status_code == 302 and response.url.startswith(reverse("two_factor_verify"))
+    assert client.get(f"/p/{patient_a.public_id}/").status_code == 302
+
+
+def test_a_right_code_lets_staff_in_and_a_wrong_one_says_so(staff_a, time_machine):
+    device = verified_totp_device(staff_a)
+    client = signed_in_with_password("staff_a")
+    wrong = client.post(reverse("two_factor_verify"), {"code": "000000", "next": "/clinic/"})
+    assert wrong.status_code == 200 and "not right" in wrong.content.decode()
+    time_machine.move_to(NOW + dt.timedelta(seconds=5), tick=False)  # django-otp slows down guessing
+    right = client.post(reverse("two_factor_verify"), {"code": code_for(device), "next": "/clinic/"})
+    assert right.status_code == 302 and right.url == "/clinic/"
+    assert client.get(reverse("staff:dashboard")).status_code == 200
+
+
+def test_a_backup_code_works_once(staff_a):
+    verified_totp_device(staff_a)
+    code = two_factor.create_backup_codes(staff_a)[0]
+    client = signed_in_with_password("staff_a")
+    assert client.post(reverse("two_factor_verify"), {"code": code}).status_code == 302
+    assert not StaticToken.objects.filter(token=code).exists()
+    again = signed_in_with_password("staff_a")
+    assert again.post(reverse("two_factor_verify"), {"code": code}).status_code == 200
+
+
+def test_first_sign_in_of_staff_pairs_an_app_and_shows_backup_codes(staff_a):
+    client = signed_in_with_password("staff_a")
+    response = client.get(reverse("two_factor_verify"))
+    assert response.status_code == 302 and response.url.startswith(reverse("two_factor_setup"))
+    page = client.get(reverse("two_factor_setup"))
+    assert page.status_code == 200 and b"data:image/svg+xml" in page.content
+    device = staff_a.totpdevice_set.get(confirmed=False)
+    done = client.post(reverse("two_factor_setup"), {"code": code_for(device)})
+    assert done.status_code == 200 and len(done.context["codes"]) == two_factor.BACKUP_CODE_COUNT
+    assert client.get(reverse("staff:dashboard")).status_code == 200
+
+
+def test_patients_need_no_second_factor(patient_a):
+    client = signed_in_with_password("patient_a")
+    assert client.get(reverse("home"), follow=True).status_code == 200
+    assert reverse("two_factor_verify") not in [url for url, _ in client.get(reverse("home"), follow=True).redirect_chain]
+
+
+def test_the_next_parameter_cannot_send_staff_elsewhere(staff_a):
+    device = verified_totp_device(staff_a)
+    client = signed_in_with_password("staff_a")
+    response = client.post(reverse("two_factor_verify"), {"code": code_for(device), "next": "https://evil.example/"})
+    assert response.url == "/"
+
+
+# Sessions -------------------------------------------------------------------------------------------------
+
+
+def test_staff_are_signed_out_after_30_idle_minutes(staff_a, client_for, time_machine):
+    client = client_for(staff_a)
+    assert client.get(reverse("staff:dashboard")).status_code == 200
+    time_machine.move_to(NOW + dt.timedelta(minutes=29), tick=False)
+    assert client.get(reverse("staff:dashboard")).status_code == 200
+    time_machine.move_to(NOW + dt.timedelta(minutes=29 + 31), tick=False)
+    response = client.get(reverse("staff:dashboard"))
+    assert response.status_code == 302 and response.url.startswith(reverse("login"))
+    assert client.get(reverse("staff:dashboard")).url.startswith(reverse("login"))
+
+
+def test_patients_are_not_signed_out_when_idle_but_no_session_outlives_12_hours(patient_a, client_for, time_machine):
+    client = client_for(patient_a.user)
+    time_machine.move_to(NOW + dt.timedelta(hours=2), tick=False)
+    still_in = client.get(reverse("home"), follow=True)
+    assert still_in.status_code == 200
+    assert not any(url.startswith(reverse("login")) for url, _ in still_in.redirect_chain)
+    for hours in (4, 6, 8, 10, 12):  # active all day: still ends at 12 hours
+        time_machine.move_to(NOW + dt.timedelta(hours=hours, minutes=1), tick=False)
+        response = client.get(reverse("home"))
+    assert response.status_code == 302 and response.url.startswith(reverse("login"))
+
+
+# Passwords and throttling --------------------------------------------------------------------------------
+
+
+def test_passwords_are_hashed_with_argon2(patient_a):
+    assert patient_a.user.password.startswith("argon2")
+    assert get_hasher().algorithm == "argon2"
+
+
+@pytest.mark.parametrize("password", ["short-pass1", "password1234", "123456789012"])
+def test_weak_passwords_are_refused(password):
+    with pytest.raises(ValidationError):
+        validate_password(password)
+
+
+def test_repeated_failed_sign_ins_are_throttled_with_a_clear_page(patient_a, settings):
+    client = Client()
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post(reverse("login"), {"username": "patient_a", "password": "wrong"})
+    locked = client.post(reverse("login"), {"username": "patient_a", "password": PASSWORD})
+    assert locked.status_code == 429
+    assert "Too many sign-in attempts" in locked.content.decode()
+    # Another address is not locked out of the same account.
+    other = Client(REMOTE_ADDR="10.9.8.7")
+    assert other.post(reverse("login"), {"username": "patient_a", "password": PASSWORD}).status_code == 302
+
+
+# Deployment settings -------------------------------------------------------------------------------------
+
+
+def test_deploy_check_with_production_settings_gives_no_warnings():
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SECURE_", "DEBUG", "PUMPCARE_", "DJANGO_ALLOW"))}
+    env.update(SECRET_KEY=secrets.token_urlsafe(64), ALLOWED_HOSTS="pumpcare.example.org", DEBUG="0")
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues (0 silenced)" in result.stdout
+
+
+def test_security_headers_on_every_page(client, db):
+    response = client.get(reverse("login"))
+    csp = response["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert response["X-Content-Type-Options"] == "nosniff"
+
+
+# Health and failure --------------------------------------------------------------------------------------
+
+
+def test_healthz_needs_no_database(client, db):
+    with mock.patch("django.db.backends.base.base.BaseDatabaseWrapper.ensure_connection", side_effect=OperationalError):
+        response = client.get(reverse("healthz"))
+    assert response.status_code == 200
+
+
+def test_readyz_reports_the_database(client, db):
+    assert client.get(reverse("readyz")).status_code == 200
+    with mock.patch("django.db.backends.base.base.BaseDatabaseWrapper.ensure_connection", side_effect=OperationalError):
+        assert client.get(reverse("readyz")).status_code == 503
+
+
+def test_pages_answer_a_plain_503_while_the_database_is_down_and_recover(client_for, patient_a):
+    client = client_for(patient_a.user)
+    client.raise_request_exception = False
+    with mock.patch(
+        "django.db.backends.base.base.BaseDatabaseWrapper.ensure_connection",
+        side_effect=OperationalError("could not connect to server: Connection refused"),
+    ):
+        response = client.get(reverse("home"))
+    assert response.status_code == 503
+    body = response.content.decode()
+    assert "briefly unavailable" in body and "Connection refused" not in body and "Traceback" not in body
+    assert client.get(reverse("home"), follow=True).status_code == 200
+
+
+def test_a_server_error_page_leaks_nothing(client_for, patient_a):
+    client = client_for(patient_a.user)
+    client.raise_request_exception = False
+    with mock.patch("patients.views.render", side_effect=RuntimeError("secret detail Alice Ames")):
+        response = client.get(reverse("home"), follow=True)
+    assert response.status_code == 500
+    body = response.content.decode()
+    assert "Something went wrong" in body and "Alice" not in body and "secret detail" not in body
+
+
+def test_not_found_pages_leak_nothing(client_for, staff_a, patient_b):
+    response = client_for(staff_a).get(f"/p/{patient_b.public_id}/")
+    assert response.status_code == 404
+    assert patient_b.name not in response.content.decode()
