@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
+from patients import audit
 from patients.models import Clinic, Patient
 
 
@@ -61,9 +62,11 @@ def get_patient(request, public_id, *, edit: bool = False) -> Patient:
     user = request.user
     patients = editable_patients(user) if edit else visible_patients(user)
     try:
-        return patients.select_related("clinic").get(public_id=public_id)
+        patient = patients.select_related("clinic").get(public_id=public_id)
     except (Patient.DoesNotExist, ValidationError, ValueError, TypeError):
         raise Http404("No such patient.") from None
+    audit.record_view(request, patient)
+    return patient
 
 
 def get_clinic(request, clinic_id) -> Clinic:

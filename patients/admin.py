@@ -2,7 +2,7 @@ from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
 from patients import access
-from patients.models import CaregiverAccess, Clinic, Patient, StaffMembership
+from patients.models import AccessEvent, CaregiverAccess, Clinic, Patient, StaffMembership
 
 
 class ClinicScopedMixin:
@@ -52,3 +52,21 @@ class CaregiverAccessAdmin(ClinicScopedAdmin):
     clinic_path = "patient__clinic"
     list_display = ["user", "patient", "granted_at", "revoked_at"]
     autocomplete_fields = ["user", "patient"]
+
+
+@admin.register(AccessEvent)
+class AccessEventAdmin(ClinicScopedMixin, admin.ModelAdmin):
+    """The access log is evidence: readable here, never changed."""
+
+    clinic_path = "patient__clinic"
+    list_display = ["at", "user", "patient", "action", "detail"]
+    list_filter = ["action"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

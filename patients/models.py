@@ -151,3 +151,26 @@ class CaregiverAccess(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} follows {self.patient}"
+
+
+class AccessEvent(models.Model):
+    """Who looked at a patient's record, or fetched their calendar feed: appended, never edited."""
+
+    class Action(models.TextChoices):
+        VIEW = "view", "Viewed a page"
+        FEED = "feed", "Calendar feed fetched"
+        EXPORT = "export", "Record exported"
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    patient = models.ForeignKey(Patient, null=True, on_delete=models.SET_NULL, related_name="access_events")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    action = models.CharField(max_length=10, choices=Action.choices)
+    # The page's URL name or the subscription's id: never a secret, never patient data.
+    detail = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["patient", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} at {self.at:%Y-%m-%d %H:%M}"

@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from patients import two_factor
+from patients import audit_views, two_factor
 from patients import views as patient_views
 from pumpcare import views as site_views
 
@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/two-factor/setup/", two_factor.setup, name="two_factor_setup"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("clinic/", include("patients.urls")),
+    path("clinic/patients/<uuid:public_id>/history/", audit_views.patient_history, name="patient_history"),
     path("", include("schedules.urls")),
     path("", include("schedules.feed_urls")),
     path("admin/", admin.site.urls),

@@ -72,6 +72,12 @@ class Protocol(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self):
+        if self.maintenance_infusate and engine.Infusate(self.maintenance_infusate).is_chemo:
+            raise ValidationError(
+                {"maintenance_infusate": "Maintenance fills are not chemotherapy: pick a rest infusate."}
+            )
+
     @classmethod
     def default_steps(cls) -> list[dict]:
         return [
@@ -142,6 +148,14 @@ class TherapyPlan(models.Model):
     def __str__(self) -> str:
         return f"Plan of {self.patient}"
 
+    def clean(self):
+        if self.pk and self.surgery_date:
+            first = self.recorded_fills.order_by("date").values_list("date", flat=True).first()
+            if first is not None and first < self.surgery_date:
+                raise ValidationError(
+                    {"surgery_date": f"A fill is already recorded on {first:%d %b %Y}, before this surgery date."}
+                )
+
 
 class RecordedFill(models.Model):
     """A fill that happened: a fact entered by staff (S5)."""
@@ -175,6 +189,10 @@ class RecordedFill(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_infusate_display()} on {self.date}"
+
+    def clean(self):
+        if self.plan_id and self.date and self.date < self.plan.surgery_date:
+            raise ValidationError({"date": "A fill cannot be before the surgery date."})
 
 
 class Hold(models.Model):

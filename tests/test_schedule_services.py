@@ -100,3 +100,27 @@ def test_due_today_uses_the_clinics_local_date(db, time_machine):
     assert clinic.today() == dt.date(2026, 3, 10)
     due = selectors.fills_due_between(clinic=clinic, start=clinic.today(), end=clinic.today())
     assert [r.plan.patient for r in due] == [patient]
+
+
+def test_a_fill_before_surgery_is_refused(patient_a, staff_a):
+    with pytest.raises(ValidationError) as error:
+        services.fill_record(
+            plan=patient_a.plan, date=patient_a.plan.surgery_date - dt.timedelta(days=1), infusate="fudr", by=staff_a
+        )
+    assert "before the surgery date" in str(error.value)
+    assert not patient_a.plan.recorded_fills.exists()
+
+
+def test_moving_surgery_after_a_recorded_fill_is_refused(patient_a, staff_a):
+    plan = patient_a.plan
+    services.fill_record(plan=plan, date=TODAY, infusate="fudr", by=staff_a)
+    plan.surgery_date = TODAY + dt.timedelta(days=1)
+    with pytest.raises(ValidationError):
+        services.plan_save(plan=plan)
+
+
+def test_a_protocol_cannot_maintain_with_chemotherapy(clinic_a):
+    protocol = clinic_a.default_protocol
+    protocol.maintenance_infusate = "fudr"
+    with pytest.raises(ValidationError):
+        services.protocol_save(protocol=protocol)

@@ -85,7 +85,8 @@ def test_first_sign_in_of_staff_pairs_an_app_and_shows_backup_codes(staff_a):
 def test_patients_need_no_second_factor(patient_a):
     client = signed_in_with_password("patient_a")
     assert client.get(reverse("home"), follow=True).status_code == 200
-    assert reverse("two_factor_verify") not in [url for url, _ in client.get(reverse("home"), follow=True).redirect_chain]
+    chain = client.get(reverse("home"), follow=True).redirect_chain
+    assert reverse("two_factor_verify") not in [url for url, _ in chain]
 
 
 def test_the_next_parameter_cannot_send_staff_elsewhere(staff_a):

@@ -1,0 +1,92 @@
+"""The audit trail: who looked at a patient's record, and every change to it, read back for staff.
+
+Changes are kept by django-simple-history on each model; views and feed fetches are AccessEvents.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from patients.models import AccessEvent, CaregiverAccess, Patient
+from schedules.models import Hold, RecordedFill, TherapyPlan
+
+# Fields that are bookkeeping, not the record: left out of "what changed".
+UNTRACKED = {"id", "history_id", "history_date", "history_change_reason", "history_type", "history_user",
+             "history_user_id", "created_at", "recorded_at", "granted_at"}
+
+
+def record_view(request, patient: Patient) -> None:
+    """A member of staff or a caregiver opened one of this patient's pages (a patient's own views are not logged)."""
+    if patient.user_id == request.user.pk:
+        return
+    match = getattr(request, "resolver_match", None)
+    AccessEvent.objects.create(
+        patient=patient, user=request.user, action=AccessEvent.Action.VIEW, detail=match.view_name if match else ""
+    )
+
+
+def record_feed_fetch(*, patient: Patient, subscription_id: int) -> None:
+    AccessEvent.objects.create(
+        patient=patient, action=AccessEvent.Action.FEED, detail=f"subscription {subscription_id}"
+    )
+
+
+@dataclass(frozen=True)
+class Change:
+    at: datetime
+    who: str
+    what: str  # "Recorded fill", "Therapy plan", ...
+    kind: str  # created / changed / deleted
+    fields: tuple[tuple[str, str, str], ...]  # (field label, before, after)
+
+
+def _display(record, field) -> str:
+    value = getattr(record, field.attname)
+    if value is None or value == "":
+        return "—"
+    if field.choices:
+        return str(dict(field.flatchoices).get(value, value))
+    return str(value)
+
+
+def _changes_of(history_qs, label: str) -> list[Change]:
+    """Each historical record against the one before it for the same object: one query per model."""
+    records = list(history_qs.select_related("history_user").order_by("id", "history_date", "history_id"))
+    if not records:
+        return []
+    fields = [f for f in type(records[0])._meta.concrete_fields if f.name not in UNTRACKED]
+    changes = []
+    previous_by_object = {}
+    for record in records:
+        before = previous_by_object.get(record.id)
+        if record.history_type == "+" or before is None:
+            kind, diff = "created", [(f.verbose_name, "—", _display(record, f)) for f in fields]
+        elif record.history_type == "-":
+            kind, diff = "deleted", [(f.verbose_name, _display(before, f), "—") for f in fields]
+        else:
+            kind = "changed"
+            diff = [
+                (f.verbose_name, _display(before, f), _display(record, f))
+                for f in fields
+                if getattr(before, f.attname) != getattr(record, f.attname)
+            ]
+        previous_by_object[record.id] = record
+        who = record.history_user.get_username() if record.history_user else "system"
+        changes.append(Change(record.history_date, who, label, kind, tuple(diff)))
+    return changes
+
+
+def patient_changes(patient: Patient) -> list[Change]:
+    """Every change to the patient's record, newest first (a constant number of queries)."""
+    plan_ids = list(TherapyPlan.history.filter(patient_id=patient.pk).values_list("id", flat=True).distinct())
+    changes = [
+        *_changes_of(Patient.history.filter(id=patient.pk), "Patient details"),
+        *_changes_of(TherapyPlan.history.filter(patient_id=patient.pk), "Therapy plan"),
+        *_changes_of(RecordedFill.history.filter(plan_id__in=plan_ids), "Recorded fill"),
+        *_changes_of(Hold.history.filter(plan_id__in=plan_ids), "Hold"),
+        *_changes_of(CaregiverAccess.history.filter(patient_id=patient.pk), "Caregiver access"),
+    ]
+    return sorted(changes, key=lambda c: c.at, reverse=True)
+
+
+def patient_access_events(patient: Patient, limit: int = 200):
+    return list(AccessEvent.objects.filter(patient=patient).select_related("user")[:limit])

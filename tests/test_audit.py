@@ -1,0 +1,98 @@
+"""The audit trail: changes kept with who and when, views and exports logged, shown to staff read-only."""
+
+import datetime as dt
+import json
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+
+from patients.models import AccessEvent
+from schedules import services
+from tests.conftest import TODAY
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def history_url(patient):
+    return reverse("patient_history", args=[patient.public_id])
+
+
+def test_history_shows_who_changed_what_before_and_after(client_for, staff_a, patient_a):
+    client = client_for(staff_a)
+    fill, _ = services.fill_record(plan=patient_a.plan, date=TODAY, infusate="fudr", by=staff_a, volume_in_ml=30)
+    services.fill_correct(fill=fill, by=staff_a, volume_in_ml=28)
+    services.hold_add(plan=patient_a.plan, sequence=fill.plan.scheduled_fills.filter(kind="chemo", recorded=False)
+                      .order_by("sequence").first().sequence, reason="ALP rising", by=staff_a)
+    response = client.get(history_url(patient_a))
+    assert response.status_code == 200
+    changes = response.context["changes"]
+    corrected = next(c for c in changes if c.what == "Recorded fill" and c.kind == "changed")
+    assert ("volume put in (mL)", "30.0", "28.0") in corrected.fields
+    assert any(c.what == "Hold" and c.kind == "created" for c in changes)
+    assert any(c.what == "Therapy plan" and c.kind == "created" for c in changes)
+
+
+def test_history_queries_do_not_grow_with_the_record(client_for, staff_a, patient_a, django_assert_max_num_queries):
+    client = client_for(staff_a)
+    for days in range(0, 140, 14):
+        services.fill_record(plan=patient_a.plan, date=TODAY + dt.timedelta(days=days), infusate="fudr", by=staff_a)
+    with django_assert_max_num_queries(15):
+        assert client.get(history_url(patient_a)).status_code == 200
+
+
+def test_history_is_staff_only_and_read_only(client_for, staff_a, staff_b, patient_a, caregiver_a):
+    assert client_for(staff_b).get(history_url(patient_a)).status_code == 404
+    assert client_for(patient_a.user).get(history_url(patient_a)).status_code == 404
+    assert client_for(caregiver_a).get(history_url(patient_a)).status_code == 404
+    assert client_for(staff_a).post(history_url(patient_a)).status_code == 405
+    assert client_for(staff_a).get("/clinic/patients/not-a-uuid/history/").status_code == 404
+
+
+def test_staff_and_caregiver_views_are_logged_but_not_a_patients_own(client_for, staff_a, patient_a, caregiver_a):
+    from django.test import RequestFactory
+
+    from patients import access
+
+    for user in (staff_a, caregiver_a, patient_a.user):
+        request = RequestFactory().get("/")
+        request.user = user
+        access.get_patient(request, patient_a.public_id)
+    logged = set(AccessEvent.objects.filter(patient=patient_a, action="view").values_list("user__username", flat=True))
+    assert logged == {"staff_a", "caregiver_a"}
+
+
+def test_export_patient_gives_the_full_record_as_json(patient_a, staff_a):
+    services.fill_record(plan=patient_a.plan, date=TODAY, infusate="fudr", by=staff_a, note="went well")
+    out = StringIO()
+    call_command("export_patient", str(patient_a.public_id), stdout=out)
+    record = json.loads(out.getvalue())
+    assert record["patient"]["name"] == "Alice Ames"
+    assert record["recorded_fills"][0]["note"] == "went well"
+    assert record["schedule"] and record["changes"]
+    assert AccessEvent.objects.filter(patient=patient_a, action="export").exists()
+
+
+@pytest.mark.parametrize("bad", ["nope", "00000000-0000-0000-0000-000000000000"])
+def test_export_of_an_unknown_patient_is_a_clear_error(db, bad):
+    with pytest.raises(CommandError, match="No patient"):
+        call_command("export_patient", bad)
+
+
+def test_migrations_reverse_to_zero_and_apply_again(tmp_path):
+    env = {"DEBUG": "1", "DATABASE_URL": f"sqlite:///{tmp_path / 'migrations.sqlite3'}", "PATH": "/usr/bin:/bin"}
+
+    def manage(*args):
+        result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
+                                text=True, timeout=300)
+        assert result.returncode == 0, result.stderr
+
+    manage("migrate", "-v0")
+    manage("demo")
+    manage("migrate", "schedules", "zero", "-v0")
+    manage("migrate", "patients", "zero", "-v0")
+    manage("migrate", "-v0")
