@@ -214,3 +214,18 @@ def test_not_found_pages_leak_nothing(client_for, staff_a, patient_b):
     response = client_for(staff_a).get(f"/p/{patient_b.public_id}/")
     assert response.status_code == 404
     assert patient_b.name not in response.content.decode()
+
+
+def test_secret_links_never_reach_the_logs():
+    import logging
+
+    from pumpcare.logging import RedactSecretsFilter
+
+    record = logging.LogRecord(
+        "django.request", logging.ERROR, __file__, 1, "Internal Server Error: %s", ("/feeds/s3cr3tT0ken.ics",), None
+    )
+    RedactSecretsFilter().filter(record)
+    assert "s3cr3tT0ken" not in record.getMessage()
+    reset = logging.LogRecord("x", logging.ERROR, __file__, 1, "GET /accounts/reset/MQ/abc-123def/ 500", (), None)
+    RedactSecretsFilter().filter(reset)
+    assert "abc-123def" not in reset.getMessage()
