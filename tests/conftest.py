@@ -8,6 +8,7 @@ import time
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import Argon2PasswordHasher
 from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -20,6 +21,19 @@ from schedules.models import Protocol, TherapyPlan
 NOW = dt.datetime(2026, 3, 10, 15, 0, tzinfo=dt.UTC)  # 11:00 in New York, Tuesday 10 March 2026
 TODAY = dt.date(2026, 3, 10)
 PASSWORD = "correct-horse-battery-staple"
+
+
+class QuickArgon2PasswordHasher(Argon2PasswordHasher):
+    """Argon2 as in production, with test-sized costs: production's 100 MB per hash would slow every sign-in."""
+
+    time_cost = 1
+    memory_cost = 1024
+    parallelism = 1
+
+
+@pytest.fixture(autouse=True)
+def quick_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["tests.conftest.QuickArgon2PasswordHasher"]
 
 
 @pytest.fixture

@@ -125,7 +125,13 @@ def test_patients_are_not_signed_out_when_idle_but_no_session_outlives_12_hours(
 # Passwords and throttling --------------------------------------------------------------------------------
 
 
-def test_passwords_are_hashed_with_argon2(patient_a):
+def test_passwords_are_hashed_with_argon2():
+    from pumpcare import settings as site_settings  # as configured, before the tests' cheaper Argon2 costs
+
+    assert site_settings.PASSWORD_HASHERS[0] == "django.contrib.auth.hashers.Argon2PasswordHasher"
+
+
+def test_test_users_are_hashed_with_argon2_too(patient_a):
     assert patient_a.user.password.startswith("argon2")
     assert get_hasher().algorithm == "argon2"
 

@@ -1,0 +1,121 @@
+"""Every form of the site, fuzzed: no input gives a 500, and rejected input changes nothing.
+
+The forms are found by crawling every page as a member of staff and as a patient (so a new form is
+fuzzed without touching this file); hypothesis fills their fields with hostile and absurd values.
+"""
+
+import datetime as dt
+from html.parser import HTMLParser
+
+import pytest
+from django.apps import apps
+from django.db import connection
+from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from schedules import services
+from tests.conftest import NOW, TODAY
+from tests.test_access_matrix import site_patterns
+
+EXAMPLES_PER_FORM = 25
+# Forms whose job is to sign in or out: fuzzing them would only exercise the throttle.
+SKIP_ACTIONS = {"/accounts/login/", "/accounts/logout/"}
+
+
+class FormParser(HTMLParser):
+    """Collects each POST form's action and field names (hidden values kept: they carry ids)."""
+
+    def __init__(self):
+        super().__init__()
+        self.forms = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form" and (attrs.get("method") or "get").lower() == "post":
+            self.forms.append({"action": attrs.get("action") or "", "fields": {}, "hidden": {}})
+        elif self.forms and tag in ("input", "select", "textarea") and attrs.get("name"):
+            name = attrs["name"]
+            if name == "csrfmiddlewaretoken":
+                return
+            if attrs.get("type") == "hidden":
+                self.forms[-1]["hidden"][name] = attrs.get("value", "")
+            else:
+                self.forms[-1]["fields"][name] = attrs.get("type") or tag
+
+
+def database_fingerprint() -> tuple:
+    """Row counts of every table in one query, historical ones included: a save of a tracked model adds one."""
+    skip = {"sessions.session", "axes.accessattempt", "axes.accesslog", "patients.accessevent"}
+    tables = [m._meta.db_table for m in apps.get_models() if m._meta.label_lower not in skip]
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(f"(SELECT COUNT(*) FROM {quote(t)})" for t in tables))  # noqa: S608
+        return tuple(cursor.fetchone())
+
+
+hostile = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(["", " ", "0", "-1", "-30.5", "1e9", "99999999999999999999", "NaN", "2026-02-30", "1899-01-01",
+                     "3000-01-01", "31/12/2026", "'; DROP TABLE patients_patient; --", "<script>x</script>",
+                     "\x00", "a" * 5000, "fudr", "heparinized_saline", "toxicity", "true", "on", "12:75", "25:00"]),
+    st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2100, 1, 1)).map(dt.date.isoformat),
+    st.integers(min_value=-(10**12), max_value=10**12).map(str),
+)
+
+
+def discover_forms(http, kwargs) -> list[dict]:
+    forms = {}
+    for name, params in site_patterns():
+        if any(p not in kwargs for p in params):
+            continue
+        url = reverse(name, kwargs={p: kwargs[p] for p in params})
+        response = http.get(url)
+        if response.status_code != 200 or "html" not in response.get("Content-Type", ""):
+            continue
+        parser = FormParser()
+        parser.feed(response.content.decode())
+        for form in parser.forms:
+            action = form["action"] or url
+            if action not in SKIP_ACTIONS and form["fields"]:
+                forms[(action, tuple(sorted(form["fields"])))] = form | {"action": action}
+    return list(forms.values())
+
+
+@pytest.fixture
+def crawled(clinic_a, staff_a, patient_a, caregiver_a, client_for, time_machine):
+    time_machine.move_to(NOW, tick=False)
+    fill, _ = services.fill_record(plan=patient_a.plan, date=TODAY, infusate="fudr", by=staff_a)
+    chemo = patient_a.plan.scheduled_fills.filter(kind="chemo", recorded=False).order_by("sequence").first()
+    hold, _ = services.hold_add(plan=patient_a.plan, sequence=chemo.sequence, reason="labs", by=staff_a)
+    kwargs = {"public_id": patient_a.public_id, "clinic_id": clinic_a.pk, "fill_id": fill.pk, "hold_id": hold.pk,
+              "year": 2026, "month": 3}
+    found = []
+    for user in (staff_a, patient_a.user, caregiver_a):
+        http = client_for(user)
+        found += [(user, form) for form in discover_forms(http, kwargs)]
+    return found
+
+
+def fuzzer(http, form, counter: list[int]):
+    @settings(
+        max_examples=EXAMPLES_PER_FORM, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+    )
+    @given(st.fixed_dictionaries({name: hostile for name in form["fields"]}))
+    def post(data):
+        before = database_fingerprint()
+        response = http.post(form["action"], {**form["hidden"], **data})
+        counter.append(1)
+        assert response.status_code < 500, f"{form['action']} {data!r} -> {response.status_code}"
+        if response.status_code != 302:  # not accepted: nothing may have changed
+            assert database_fingerprint() == before, f"{form['action']} {data!r} changed the database"
+
+    return post
+
+
+def test_every_form_survives_hostile_input(crawled, client_for):
+    assert crawled, "no form found to fuzz"
+    cases: list[int] = []
+    for user, form in crawled:
+        fuzzer(client_for(user), form, cases)()
+    print(f"fuzzed {len(crawled)} forms with {len(cases)} cases:", sorted({f["action"] for _, f in crawled}))
