@@ -1,5 +1,7 @@
 """Protocols, closures, therapy plans, recorded fills, holds, and the stored projection of planned fills."""
 
+import uuid
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -264,3 +266,42 @@ class ScheduledFill(models.Model):
     @property
     def is_chemo(self) -> bool:
         return engine.Infusate(self.infusate).is_chemo
+
+
+class CalendarSubscription(models.Model):
+    """A secret iCalendar feed link of one patient's fills, for one subscriber ("Maria's phone").
+
+    Only a SHA-256 hash of the link's token is stored: the token itself is shown once, when it is made.
+    """
+
+    class Detail(models.TextChoices):
+        DISCREET = "discreet", "Discreet"
+        DETAILED = "detailed", "Detailed"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="calendar_subscriptions")
+    # A caregiver's own subscription; empty: the patient's (made by the patient or by staff for them).
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    name = models.CharField(max_length=80)
+    detail = models.CharField(max_length=10, choices=Detail.choices, default=Detail.DISCREET)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    rotated_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_fetched_at = models.DateTimeField(null=True, blank=True)
+    # Feed fetches touch last_fetched_at only: not an audited change.
+    history = HistoricalRecords(excluded_fields=["last_fetched_at"])
+
+    class Meta:
+        # Active links first on every database (SQLite and PostgreSQL sort NULL differently).
+        ordering = [F("revoked_at").asc(nulls_first=True), "created_at", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_detailed(self) -> bool:
+        return self.detail == self.Detail.DETAILED

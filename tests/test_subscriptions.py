@@ -1,0 +1,282 @@
+"""Managing calendar subscriptions: list, create, subscribe page (link shown once), rename, new link, stop."""
+
+import hashlib
+import re
+
+import pytest
+from django.core.cache import cache
+from django.urls import reverse
+
+from schedules import subscriptions
+from schedules.feed_views import NEW_LINK_SESSION_KEY
+from schedules.models import CalendarSubscription
+
+LINK = re.compile(r'value="(http://testserver/feeds/([A-Za-z0-9_-]+)\.ics)"')
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def list_url(patient):
+    return reverse("feeds:subscriptions", kwargs={"public_id": patient.public_id})
+
+
+def sub_url(name, subscription):
+    return reverse(
+        f"feeds:{name}",
+        kwargs={"public_id": subscription.patient.public_id, "subscription_id": subscription.public_id},
+    )
+
+
+def make(patient, by, name="Phone", detail="discreet"):
+    return subscriptions.subscription_create(patient=patient, name=name, detail=detail, by=by)[0]
+
+
+@pytest.fixture
+def users(patient_a, caregiver_a, staff_a, staff_b, outsider, revoked_caregiver, patient_b):
+    return {
+        "patient": patient_a.user,
+        "caregiver": caregiver_a,
+        "staff": staff_a,
+        "staff_b": staff_b,
+        "outsider": outsider,
+        "revoked_caregiver": revoked_caregiver,
+        "patient_b": patient_b.user,
+    }
+
+
+OUTSIDERS = ["staff_b", "outsider", "revoked_caregiver", "patient_b"]
+
+
+# The list page.
+
+@pytest.mark.parametrize("persona", ["patient", "caregiver", "staff"])
+def test_list_works_for_the_right_people(client_for, users, patient_a, persona):
+    response = client_for(users[persona]).get(list_url(patient_a))
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "Make a new calendar link" in content and "Download the calendar file" in content
+    assert 'style="' not in content and "<script>" not in content
+
+
+@pytest.mark.parametrize("persona", OUTSIDERS)
+def test_list_is_404_for_anyone_else(client_for, users, patient_a, persona):
+    client = client_for(users[persona])
+    assert client.get(list_url(patient_a)).status_code == 404
+    assert client.post(list_url(patient_a), {"name": "Mine", "detail": "detailed"}).status_code == 404
+    assert not CalendarSubscription.objects.exists()
+
+
+def test_list_needs_sign_in_a_real_id_and_get_or_post(client, client_for, patient_a):
+    response = client.get(list_url(patient_a))
+    assert response.status_code == 302 and response.url.startswith(reverse("login"))
+    signed_in = client_for(patient_a.user)
+    assert signed_in.put(list_url(patient_a)).status_code == 405
+    assert signed_in.get("/p/not-a-uuid/calendar-subscriptions/").status_code == 404
+    assert signed_in.get("/p/00000000-0000-0000-0000-000000000000/calendar-subscriptions/").status_code == 404
+
+
+def test_caregivers_see_only_their_own_patient_and_staff_see_all(client_for, patient_a, caregiver_a, staff_a):
+    make(patient_a, patient_a.user, name="Kitchen tablet")
+    make(patient_a, caregiver_a, name="Daniel's phone")
+    make(patient_a, staff_a, name="Made at the clinic")
+    for user, expected in (
+        (patient_a.user, {"Kitchen tablet", "Daniel's phone", "Made at the clinic"}),
+        (staff_a, {"Kitchen tablet", "Daniel's phone", "Made at the clinic"}),
+        (caregiver_a, {"Daniel's phone"}),
+    ):
+        content = client_for(user).get(list_url(patient_a)).content.decode()
+        shown = {name for name in ("Kitchen tablet", "Daniel&#x27;s phone", "Made at the clinic") if name in content}
+        assert {name.replace("&#x27;", "'") for name in shown} == expected, user
+
+
+@pytest.mark.parametrize("count", [2, 25])
+@pytest.mark.parametrize(("persona", "queries"), [("patient", 4), ("staff", 6)])
+def test_list_queries_are_constant(client_for, users, patient_a, caregiver_a, django_assert_num_queries, count,
+                                   persona, queries):
+    for index in range(count):
+        make(patient_a, caregiver_a if index % 2 else patient_a.user, name=f"Link {index}")
+    client = client_for(users[persona])
+    client.get(list_url(patient_a))
+    # session, user, patient, the subscriptions with their owners; staff: also the OTP device and the staff check
+    with django_assert_num_queries(queries):
+        response = client.get(list_url(patient_a))
+    assert response.content.decode().count("How to add it") == count
+
+
+def test_last_fetched_is_shown(client, client_for, patient_a):
+    _, token = subscriptions.subscription_create(patient=patient_a, name="Phone", detail="discreet", by=patient_a.user)
+    page = client_for(patient_a.user).get(list_url(patient_a)).content.decode()
+    assert "Not yet" in page
+    client.get(reverse("feeds:feed", kwargs={"token": token}))
+    page = client_for(patient_a.user).get(list_url(patient_a)).content.decode()
+    assert "Not yet" not in page and "0\xa0minutes ago" in page
+
+
+# Creating, and the link shown once.
+
+@pytest.mark.parametrize("persona", ["patient", "caregiver", "staff"])
+def test_create_shows_the_link_once(client, client_for, users, patient_a, persona):
+    user = users[persona]
+    signed_in = client_for(user)
+    response = signed_in.post(list_url(patient_a), {"name": "Maria's phone", "detail": "detailed"})
+    subscription = CalendarSubscription.objects.get()
+    assert response.status_code == 302 and response.url == sub_url("subscribe", subscription)
+    assert subscription.name == "Maria's phone" and subscription.detail == "detailed"
+    assert subscription.created_by == user
+    assert subscription.owner == (user if persona == "caregiver" else None)
+
+    page = signed_in.get(response.url)
+    assert page["Cache-Control"] == "private, no-store"
+    content = page.content.decode()
+    https_link, token = LINK.search(content).groups()
+    assert len(token) >= 43  # 256 random bits
+    assert hashlib.sha256(token.encode()).hexdigest() == subscription.token_hash
+    assert f'href="webcal://testserver/feeds/{token}.ics"' in content
+    assert 'src="data:image/png;base64,' in content and 'alt="QR code of the calendar link"' in content
+    assert "Google" in content and "up to once a day" in content and "Reminders are set in your calendar app" in content
+    assert 'style="' not in content and "<script>" not in content
+    assert client.get(https_link.removeprefix("http://testserver")).status_code == 200
+
+    again = signed_in.get(response.url).content.decode()
+    assert token not in again and "shown only once" in again
+    assert NEW_LINK_SESSION_KEY not in signed_in.session
+
+
+def test_the_token_is_stored_nowhere(client_for, patient_a):
+    signed_in = client_for(patient_a.user)
+    response = signed_in.post(list_url(patient_a), {"name": "Phone", "detail": "discreet"})
+    token = LINK.search(signed_in.get(response.url).content.decode()).group(2)
+    subscription = CalendarSubscription.objects.get()
+    stored = [str(v) for v in CalendarSubscription.objects.values_list().get()]
+    stored += [str(v) for row in subscription.history.values_list() for v in row]
+    assert not any(token in value for value in stored)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"name": "", "detail": "discreet"}, "This field is required."),
+        ({"name": "x" * 81, "detail": "discreet"}, "at most 80 characters"),
+        ({"name": "Phone", "detail": "everything"}, "Select a valid choice."),
+    ],
+)
+def test_create_with_bad_input_says_why(client_for, patient_a, data, message):
+    response = client_for(patient_a.user).post(list_url(patient_a), data)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not CalendarSubscription.objects.exists()
+
+
+def test_detail_defaults_to_discreet(client_for, patient_a):
+    content = client_for(patient_a.user).get(list_url(patient_a)).content.decode()
+    assert re.search(r'<input[^>]*value="discreet"[^>]*checked|<input[^>]*checked[^>]*value="discreet"', content)
+
+
+def test_subscribe_page_checklist(client, client_for, users, patient_a, caregiver_a):
+    theirs = make(patient_a, patient_a.user)
+    own = make(patient_a, caregiver_a)
+    url = sub_url("subscribe", theirs)
+    assert client_for(patient_a.user).get(url).status_code == 200
+    assert client_for(users["staff"]).get(url).status_code == 200
+    assert client_for(caregiver_a).get(url).status_code == 404, "the patient's own link"
+    assert client_for(caregiver_a).get(sub_url("subscribe", own)).status_code == 200
+    for persona in OUTSIDERS:
+        assert client_for(users[persona]).get(url).status_code == 404
+    assert client_for(patient_a.user).post(url).status_code == 405
+    assert client.get(url).status_code == 302
+    bad = url.replace(str(theirs.public_id), "00000000-0000-0000-0000-000000000000")
+    assert client_for(patient_a.user).get(bad).status_code == 404
+
+
+def test_subscription_of_another_patient_is_404(client_for, patient_a, patient_b, staff_b):
+    other = make(patient_b, staff_b)
+    url = reverse("feeds:subscribe", kwargs={"public_id": patient_a.public_id, "subscription_id": other.public_id})
+    assert client_for(patient_a.user).get(url).status_code == 404
+
+
+# Rename, new link, stop.
+
+def test_rename(client_for, patient_a):
+    subscription = make(patient_a, patient_a.user)
+    client = client_for(patient_a.user)
+    assert client.get(sub_url("rename", subscription)).status_code == 200
+    response = client.post(sub_url("rename", subscription), {"name": "Old iPad"})
+    assert response.status_code == 302 and response.url == list_url(patient_a)
+    subscription.refresh_from_db()
+    assert subscription.name == "Old iPad"
+    assert subscription.history.count() == 2
+
+
+def test_rename_with_an_empty_name_keeps_the_old_one(client_for, patient_a):
+    subscription = make(patient_a, patient_a.user)
+    response = client_for(patient_a.user).post(sub_url("rename", subscription), {"name": ""})
+    assert response.status_code == 400 and "This field is required." in response.content.decode()
+    subscription.refresh_from_db()
+    assert subscription.name == "Phone"
+
+
+def test_new_link_stops_the_old_one_and_shows_the_new(client, client_for, patient_a):
+    subscription, old_token = subscriptions.subscription_create(
+        patient=patient_a, name="Phone", detail="discreet", by=patient_a.user
+    )
+    signed_in = client_for(patient_a.user)
+    assert "stops working at once" in signed_in.get(sub_url("rotate", subscription)).content.decode()
+    response = signed_in.post(sub_url("rotate", subscription))
+    assert response.status_code == 302 and response.url == sub_url("subscribe", subscription)
+    new_token = LINK.search(signed_in.get(response.url).content.decode()).group(2)
+    assert new_token != old_token
+    assert client.get(reverse("feeds:feed", kwargs={"token": old_token})).status_code == 404
+    assert client.get(reverse("feeds:feed", kwargs={"token": new_token})).status_code == 200
+
+
+def test_stop(client, client_for, patient_a):
+    subscription, token = subscriptions.subscription_create(
+        patient=patient_a, name="Phone", detail="discreet", by=patient_a.user
+    )
+    signed_in = client_for(patient_a.user)
+    assert signed_in.get(sub_url("revoke", subscription)).status_code == 200
+    response = signed_in.post(sub_url("revoke", subscription))
+    assert response.status_code == 302
+    subscription.refresh_from_db()
+    assert subscription.revoked_at is not None
+    assert client.get(reverse("feeds:feed", kwargs={"token": token})).status_code == 410
+    assert "Stopped" in signed_in.get(list_url(patient_a)).content.decode()
+    # A stopped link stays stopped: no new link, no second stop.
+    assert signed_in.post(sub_url("rotate", subscription)).status_code == 404
+    assert signed_in.post(sub_url("revoke", subscription)).status_code == 404
+    assert "no longer works" in signed_in.get(sub_url("subscribe", subscription)).content.decode()
+
+
+@pytest.mark.parametrize("action", ["rename", "rotate", "revoke"])
+def test_actions_checklist(client, client_for, users, patient_a, caregiver_a, action):
+    theirs = make(patient_a, patient_a.user)
+    url = sub_url(action, theirs)
+    data = {"name": "Taken over"}
+    # A caregiver cannot change the patient's own links, only their own.
+    assert client_for(caregiver_a).post(url, data).status_code == 404
+    for persona in OUTSIDERS:
+        assert client_for(users[persona]).post(url, data).status_code == 404
+    assert client.post(url, data).status_code == 302  # to sign-in
+    assert client_for(patient_a.user).put(url).status_code == 405
+    theirs.refresh_from_db()
+    assert theirs.name == "Phone" and theirs.revoked_at is None and theirs.rotated_at is None
+    own = make(patient_a, caregiver_a)
+    assert client_for(caregiver_a).post(sub_url(action, own), data).status_code == 302
+    assert client_for(users["staff"]).post(sub_url(action, make(patient_a, caregiver_a)), data).status_code == 302
+
+
+def test_services_are_audited(patient_a):
+    subscription, _ = subscriptions.subscription_create(
+        patient=patient_a, name="Phone", detail="discreet", by=patient_a.user
+    )
+    subscriptions.subscription_rename(subscription=subscription, name="Tablet")
+    subscriptions.subscription_rotate(subscription=subscription)
+    subscriptions.subscription_revoke(subscription=subscription)
+    assert [h.history_type for h in subscription.history.order_by("history_id")] == ["+", "~", "~", "~"]
+    with pytest.raises(ValueError, match="stopped"):
+        subscriptions.subscription_rotate(subscription=subscription)
