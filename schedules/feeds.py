@@ -1,7 +1,7 @@
 """iCalendar feeds of one patient's fills, written with the `icalendar` library.
 
-build_calendar() is a pure function of the stored projection (ScheduledFill rows), the appointment
-times of recorded fills, the clinic's time zone and the detail level: the same inputs give the same
+build_calendar() is a pure function of the stored projection (ScheduledFill rows, which carry the
+appointment times of recorded fills), the clinic's time zone and the detail level: the same inputs give the same
 bytes, so a calendar app that polls every few hours sees an unchanged body (and a 304) until a fill
 really changes. feed_state() answers "has anything changed?" with one aggregate query.
 
@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import icalendar
-from django.db.models import Count, Max, OuterRef, Subquery
+from django.db.models import Count, Max, Sum
 from django.utils.crypto import salted_hmac
 
 from patients.models import Patient
-from schedules.models import FillKind, Infusate, RecordedFill, ScheduledFill, TherapyPlan
+from schedules.models import FillKind, Infusate, ScheduledFill, TherapyPlan
 
 # Bump when the shape of the body changes, so every ETag changes with it.
 FEED_FORMAT = 1
@@ -43,15 +43,6 @@ INFUSATE_WORDS = {
     Infusate.SALINE: "saline",
     Infusate.GLYCERIN: "glycerin",
 }
-
-
-@dataclass(frozen=True)
-class Appointment:
-    """The time of a recorded fill, and how often that time was corrected since it was recorded."""
-
-    time: dt.time
-    corrections: int = 0
-    corrected_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -131,21 +122,16 @@ def empty_calendar(*, detailed: bool = False) -> bytes:
     return _calendar(detailed=detailed).to_ical()
 
 
-def _fill_event(row: ScheduledFill, appointment: Appointment | None, zone: ZoneInfo, *, detailed: bool):
+def _fill_event(row: ScheduledFill, zone: ZoneInfo, *, detailed: bool):
     event = icalendar.Event()
     stamp = _utc(row.changed_at)
-    sequence = row.revision
-    if appointment is not None:
-        sequence += appointment.corrections
-        if appointment.corrected_at is not None:
-            stamp = max(stamp, _utc(appointment.corrected_at))
     event.add("uid", fill_uid(row.plan_id, row.sequence))
     event.add("dtstamp", stamp)
     event.add("last-modified", stamp)
-    event.add("sequence", sequence)
+    event.add("sequence", row.revision)
     event.add("summary", fill_summary(row, detailed=detailed))
-    if appointment is not None:
-        start = dt.datetime.combine(row.date, appointment.time, tzinfo=zone)
+    if row.appointment_time is not None:
+        start = dt.datetime.combine(row.date, row.appointment_time, tzinfo=zone)
         event.add("dtstart", start)
         event.add("dtend", start + VISIT_LENGTH)
     else:
@@ -172,26 +158,17 @@ def _phase_event(row: ScheduledFill):
     return event
 
 
-def build_calendar(
-    *,
-    fills: Sequence[ScheduledFill],
-    appointments: Mapping[int, Appointment],
-    time_zone: str,
-    detailed: bool,
-) -> bytes:
-    """The VCALENDAR of these fills (active rows of one plan, in the window), deterministic.
-
-    `appointments` maps a fill's sequence to its appointment time (recorded fills only).
-    """
+def build_calendar(*, fills: Sequence[ScheduledFill], time_zone: str, detailed: bool) -> bytes:
+    """The VCALENDAR of these fills (active rows of one plan, in the window), deterministic."""
     calendar = _calendar(detailed=detailed)
     zone = ZoneInfo(time_zone)
     for row in sorted(fills, key=lambda r: (r.date, r.sequence)):
         if not row.active:
             continue
-        calendar.add_component(_fill_event(row, appointments.get(row.sequence), zone, detailed=detailed))
+        calendar.add_component(_fill_event(row, zone, detailed=detailed))
         if detailed and row.phase_end is not None and row.phase_end > row.date:
             calendar.add_component(_phase_event(row))
-    if fills and appointments:
+    if any(row.appointment_time is not None for row in fills):
         # The VTIMEZONE covers the events' years only, so it (and the body) stays the same day to day.
         years = [row.date.year for row in fills]
         calendar.add_missing_timezones(
@@ -200,84 +177,47 @@ def build_calendar(
     return calendar.to_ical()
 
 
-def _appointments(plan: TherapyPlan, fills: Iterable[ScheduledFill]) -> dict[int, Appointment]:
-    """Appointment times of the recorded fills among these rows, with their corrections (two queries).
-
-    The projection does not carry the time, so a corrected time does not raise the row's revision:
-    count the time's changes in the recorded fill's history, so SEQUENCE still rises with each.
-    """
-    recorded = {row.date: row.sequence for row in fills if row.recorded}
-    if not recorded:
-        return {}
-    timed = {
-        fill.pk: fill
-        for fill in RecordedFill.objects.filter(
-            plan=plan, date__in=list(recorded), appointment_time__isnull=False
-        ).only("pk", "date", "appointment_time")
-    }
-    if not timed:
-        return {}
-    changes: dict[int, tuple[int, dt.datetime | None]] = {}
-    previous: dict[int, dt.time | None] = {}
-    history = RecordedFill.history.filter(id__in=list(timed)).order_by("id", "history_date", "history_id")
-    for entry in history.values("id", "appointment_time", "history_date"):
-        pk = entry["id"]
-        count, when = changes.get(pk, (0, None))
-        if pk in previous and previous[pk] != entry["appointment_time"]:
-            count, when = count + 1, entry["history_date"]
-        changes[pk] = (count, when)
-        previous[pk] = entry["appointment_time"]
-    return {
-        recorded[fill.date]: Appointment(fill.appointment_time, *changes.get(pk, (0, None)))
-        for pk, fill in timed.items()
-    }
-
-
 def patient_calendar(patient: Patient, *, detailed: bool, today: dt.date | None = None) -> bytes:
     """The feed body for a patient (patient.clinic loaded): their active fills from the window start on."""
     clinic = patient.clinic
     today = today or clinic.today()
     plan = TherapyPlan.objects.filter(patient=patient).first()
     if plan is None:
-        return build_calendar(fills=[], appointments={}, time_zone=clinic.time_zone, detailed=detailed)
+        return build_calendar(fills=[], time_zone=clinic.time_zone, detailed=detailed)
     fills = list(
         ScheduledFill.objects.filter(plan=plan, active=True, date__gte=window_start(today)).order_by("date", "sequence")
     )
-    return build_calendar(
-        fills=fills, appointments=_appointments(plan, fills), time_zone=clinic.time_zone, detailed=detailed
-    )
+    return build_calendar(fills=fills, time_zone=clinic.time_zone, detailed=detailed)
 
 
 def feed_state(patient: Patient, *, detailed: bool, today: dt.date | None = None) -> FeedState:
     """ETag and Last-Modified of a patient's feed, from one aggregate query (patient.clinic loaded).
 
-    Covers everything the body depends on: the rows (their count and newest change), corrections of
-    appointment times (the recorded fills' history), the window (it moves at the clinic's midnight),
-    the clinic's zone, the detail level and the format.
+    Covers everything the body depends on: the rows (their count, revisions and newest change,
+    appointment times included), the window (it moves at the clinic's midnight), the clinic's zone, the detail level and
+    the format.
     """
     clinic = patient.clinic
     today = today or clinic.today()
-    newest_correction = (
-        RecordedFill.history.filter(plan_id=OuterRef("pk")).order_by("-history_date").values("history_date")[:1]
-    )
     state = (
         TherapyPlan.objects.filter(patient=patient)
         .values("pk")
         .annotate(
             rows=Count("scheduled_fills"),
+            # Every change of a row raises its revision: the sum moves even when two changes share a timestamp.
+            revisions=Sum("scheduled_fills__revision"),
             changed=Max("scheduled_fills__changed_at"),
-            corrected=Subquery(newest_correction),
         )
-        .values("pk", "rows", "changed", "corrected")
+        .values("pk", "rows", "revisions", "changed")
         .first()
-    ) or {"pk": None, "rows": 0, "changed": None, "corrected": None}
+    ) or {"pk": None, "rows": 0, "revisions": 0, "changed": None}
     midnight = dt.datetime.combine(today, dt.time(), tzinfo=clinic.zone)
-    moments = [_utc(m) for m in (state["changed"], state["corrected"], midnight) if m is not None]
+    moments = [_utc(m) for m in (state["changed"], midnight) if m is not None]
     last_modified = max(moments).replace(microsecond=0)
     key = "|".join(
         str(part)
         for part in (
-            FEED_FORMAT, detailed, state["pk"], state["rows"], state["changed"], state["corrected"],
+            FEED_FORMAT, detailed, state["pk"], state["rows"], state["revisions"], state["changed"],
             window_start(today), clinic.time_zone,
         )
     )

@@ -234,6 +234,8 @@ class ScheduledFill(models.Model):
     phase_days = models.PositiveSmallIntegerField()
     phase_end = models.DateField(null=True, blank=True)
     recorded = models.BooleanField(default=False)
+    # A recorded fill's appointment time; planned fills are all-day until staff record them.
+    appointment_time = models.TimeField(null=True, blank=True)
     held = models.BooleanField(default=False)
     moved_from = models.DateField(null=True, blank=True)
     closed_day = models.BooleanField(default=False)
@@ -259,7 +261,8 @@ class ScheduledFill(models.Model):
 
     # Fields the engine decides; a change in any of them is a new revision of the appointment.
     PROJECTED_FIELDS = (
-        "date", "infusate", "kind", "cycle", "phase_days", "phase_end", "recorded", "held", "moved_from",
+        "date", "infusate", "kind", "cycle", "phase_days", "phase_end", "recorded", "appointment_time", "held",
+        "moved_from",
         "closed_day", "capacity_warning", "measured_flow_ml_per_day", "flow_deviation", "active",
     )
 

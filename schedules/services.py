@@ -91,7 +91,7 @@ def project_plan(plan: TherapyPlan, *, calendar: engine.ClinicCalendar, today: d
     )
 
 
-def _row_values(fill: engine.Fill) -> dict:
+def _row_values(fill: engine.Fill, appointment_time: dt.time | None) -> dict:
     flow = fill.measured_flow_ml_per_day
     return {
         "date": fill.date,
@@ -101,6 +101,7 @@ def _row_values(fill: engine.Fill) -> dict:
         "phase_days": fill.phase_days,
         "phase_end": fill.phase_end,
         "recorded": fill.recorded,
+        "appointment_time": appointment_time if fill.recorded else None,
         "held": fill.held,
         "moved_from": fill.moved_from,
         "closed_day": fill.closed_day,
@@ -140,8 +141,9 @@ def recompute_plans(plans: Iterable[TherapyPlan]) -> RecomputeResult:
             projected_on.setdefault(today, []).append(plan.pk)
             fills = project_plan(plan, calendar=closures_by_clinic[clinic.pk], today=today)
             existing = {row.sequence: row for row in plan.scheduled_fills.all()}
+            times = {f.date: f.appointment_time for f in plan.recorded_fills.all()}
             for fill in fills:
-                values = _row_values(fill)
+                values = _row_values(fill, times.get(fill.date))
                 row = existing.pop(fill.sequence, None)
                 if row is None:
                     to_create.append(
