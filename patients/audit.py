@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from patients.models import AccessEvent, CaregiverAccess, Patient
-from schedules.models import Hold, RecordedFill, TherapyPlan
+from schedules.models import CalendarSubscription, Hold, RecordedFill, TherapyPlan
 
 # Fields that are bookkeeping, not the record: left out of "what changed".
 UNTRACKED = {"id", "history_id", "history_date", "history_change_reason", "history_type", "history_user",
-             "history_user_id", "created_at", "recorded_at", "granted_at"}
+             "history_user_id", "created_at", "recorded_at", "granted_at",
+             # A hash of a secret link: its change shows as "changed", never its value.
+             "token_hash"}
 
 
 def record_view(request, patient: Patient) -> None:
@@ -24,10 +26,10 @@ def record_view(request, patient: Patient) -> None:
     )
 
 
-def record_feed_fetch(*, patient: Patient, subscription_id: int) -> None:
-    AccessEvent.objects.create(
-        patient=patient, action=AccessEvent.Action.FEED, detail=f"subscription {subscription_id}"
-    )
+def record_feed_fetch(*, patient: Patient, subscription) -> None:
+    """A calendar app fetched a feed: named by the subscription's name and public id, never its secret link."""
+    detail = f"{subscription.name[:60]} ({subscription.public_id})"
+    AccessEvent.objects.create(patient=patient, action=AccessEvent.Action.FEED, detail=detail)
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,7 @@ def patient_changes(patient: Patient) -> list[Change]:
         *_changes_of(RecordedFill.history.filter(plan_id__in=plan_ids), "Recorded fill"),
         *_changes_of(Hold.history.filter(plan_id__in=plan_ids), "Hold"),
         *_changes_of(CaregiverAccess.history.filter(patient_id=patient.pk), "Caregiver access"),
+        *_changes_of(CalendarSubscription.history.filter(patient_id=patient.pk), "Calendar link"),
     ]
     return sorted(changes, key=lambda c: c.at, reverse=True)
 

@@ -15,7 +15,7 @@ from django.utils.cache import get_conditional_response
 from django.utils.http import http_date
 from django.views.decorators.http import require_http_methods, require_safe
 
-from patients import access
+from patients import access, audit
 from schedules import feeds, subscriptions
 from schedules.models import CalendarSubscription
 
@@ -82,6 +82,7 @@ def feed(request, token: str):
         response["Retry-After"] = str(retry_after)
         return response
     subscriptions.subscription_fetched(subscription)
+    audit.record_feed_fetch(patient=subscription.patient, subscription=subscription)
     if not subscriptions.subscription_is_live(subscription):
         return _calendar_response(feeds.empty_calendar(detailed=subscription.is_detailed), status=410)
     patient = subscription.patient

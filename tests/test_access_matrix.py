@@ -12,13 +12,14 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from patients.models import CaregiverAccess
-from schedules import services
+from schedules import services, subscriptions
 from tests.conftest import NOW, TODAY, make_patient, make_user
 
 # URL names that are public by design, or reached only by a secret in the URL (feeds, reset links).
 PUBLIC = {
     "login", "logout", "password_reset", "password_reset_done", "password_reset_confirm", "password_reset_complete",
     "healthz", "readyz",
+    "feeds:feed",  # a calendar app has only the secret link (tests/test_feeds.py: unknown 404, revoked 410)
 }
 ADMIN_NAMESPACE = "admin"
 
@@ -30,6 +31,7 @@ class Target:
     patient: object
     fill: object
     hold: object
+    subscription: object
 
 
 def walk(patterns, prefix="", namespace=None):
@@ -59,6 +61,7 @@ def fill_kwargs(params, target: Target, clinic) -> dict:
         "clinic_id": clinic.pk,
         "fill_id": target.fill.pk,
         "hold_id": target.hold.pk,
+        "subscription_id": target.subscription.public_id,
         "year": 2026,
         "month": 3,
     }
@@ -78,7 +81,10 @@ def world(clinic_a, clinic_b, staff_a, staff_b, patient_a, patient_b, caregiver_
         fill, _ = services.fill_record(plan=patient.plan, date=TODAY, infusate="fudr", by=staff)
         chemo = patient.plan.scheduled_fills.filter(kind="chemo", recorded=False).order_by("sequence").first()
         hold, _ = services.hold_add(plan=patient.plan, sequence=chemo.sequence, reason="labs", by=staff)
-        targets[patient.record_number] = Target(patient, fill, hold)
+        subscription, _ = subscriptions.subscription_create(
+            patient=patient, name="Phone", detail="discreet", by=patient.user
+        )
+        targets[patient.record_number] = Target(patient, fill, hold, subscription)
     a, b, c = targets["A-100"], targets["B-200"], targets["A-300"]
     # persona -> (user or None, [(objects it must not reach, a clinic it must not reach)])
     return {

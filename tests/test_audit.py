@@ -96,3 +96,14 @@ def test_migrations_reverse_to_zero_and_apply_again(tmp_path):
     manage("migrate", "schedules", "zero", "-v0")
     manage("migrate", "patients", "zero", "-v0")
     manage("migrate", "-v0")
+
+
+def test_feed_fetches_are_logged_by_subscription_never_by_link(client, patient_a, caregiver_a):
+    from schedules import subscriptions
+
+    subscription, token = subscriptions.subscription_create(
+        patient=patient_a, name="Kitchen tablet", detail="discreet", by=patient_a.user
+    )
+    client.get(reverse("feeds:feed", args=[token]))
+    event = AccessEvent.objects.get(patient=patient_a, action="feed")
+    assert str(subscription.public_id) in event.detail and token not in event.detail

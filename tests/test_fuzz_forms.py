@@ -14,7 +14,7 @@ from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schedules import services
+from schedules import services, subscriptions
 from tests.conftest import NOW, TODAY
 from tests.test_access_matrix import site_patterns
 
@@ -88,8 +88,11 @@ def crawled(clinic_a, staff_a, patient_a, caregiver_a, client_for, time_machine)
     fill, _ = services.fill_record(plan=patient_a.plan, date=TODAY, infusate="fudr", by=staff_a)
     chemo = patient_a.plan.scheduled_fills.filter(kind="chemo", recorded=False).order_by("sequence").first()
     hold, _ = services.hold_add(plan=patient_a.plan, sequence=chemo.sequence, reason="labs", by=staff_a)
+    subscription, _ = subscriptions.subscription_create(
+        patient=patient_a, name="Phone", detail="discreet", by=patient_a.user
+    )
     kwargs = {"public_id": patient_a.public_id, "clinic_id": clinic_a.pk, "fill_id": fill.pk, "hold_id": hold.pk,
-              "year": 2026, "month": 3}
+              "subscription_id": subscription.public_id, "year": 2026, "month": 3}
     found = []
     for user in (staff_a, patient_a.user, caregiver_a):
         http = client_for(user)
