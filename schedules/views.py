@@ -62,8 +62,9 @@ def _home(request, patient):
     today = patient.clinic.today()
     plan, fills = _therapy(patient)
     context = _base_context(request, patient, plan, fills, today)
-    nxt = progress.next_fill(fills, today)
     end_date = plan.end_date if plan is not None else None
+    # Once the therapy is over nothing is due, not even a refill that was never recorded before the end.
+    nxt = None if end_date is not None and today > end_date else progress.next_fill(fills, today)
     context.update(
         next_fill=nxt,
         next_words=progress.what_goes_in(nxt) if nxt else "",
