@@ -87,7 +87,7 @@ def phase_of(fill) -> tuple[str, str]:
         return "held", "Chemo on hold"
     kind = FillKind(fill.kind)
     if kind is FillKind.CHEMO:
-        return "chemo", progress.infusate_name(fill.infusate).replace(" with dexamethasone", " + dex")
+        return "chemo", "FUDR"  # with or without dexamethasone: a calendar cell has room for one word
     if kind is FillKind.MAINTENANCE:
         return "maintenance", "Maintenance"
     if kind is FillKind.IMPLANT:

@@ -53,6 +53,54 @@ class Tick:
     x: float
     label: str
 
+    @property
+    def anchor(self) -> str:
+        """SVG text-anchor that keeps labels near either edge inside the picture."""
+        if self.x < 60:
+            return "start"
+        if self.x > VIEW_WIDTH - 60:
+            return "end"
+        return "middle"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the text alternative: a phase, or a run of maintenance phases told as one."""
+
+    bars: tuple[Bar, ...]
+
+    @property
+    def first(self) -> Bar:
+        return self.bars[0]
+
+    @property
+    def start(self) -> dt.date:
+        return self.bars[0].start
+
+    @property
+    def end(self) -> dt.date:
+        return self.bars[-1].end
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days
+
+    @property
+    def refills(self) -> int:
+        return len(self.bars)
+
+    @property
+    def moved(self) -> list[Bar]:
+        return [b for b in self.bars if b.moved_from is not None]
+
+    @property
+    def is_current(self) -> bool:
+        return any(b.is_current for b in self.bars)
+
+    @property
+    def recorded(self) -> bool:
+        return all(b.fill.recorded for b in self.bars)
+
 
 @dataclass(frozen=True)
 class Timeline:
@@ -65,6 +113,7 @@ class Timeline:
     chemo_cycles: int
     held_cycles: int
     moved: int
+    rows: list[Row]
     width: int = VIEW_WIDTH
     bar_top: int = BAR_TOP
     bar_height: int = BAR_HEIGHT
@@ -104,6 +153,8 @@ def build(
         )
         bar_end = min(nxt, end)
         phase, label = month_calendar.phase_of(fill)
+        if phase == "chemo":
+            label = progress.infusate_name(fill.infusate)
         x = x_of(fill.date)
         bars.append(
             Bar(
@@ -130,7 +181,19 @@ def build(
         chemo_cycles=len({f.cycle for f in fills if f.kind == "chemo"}),
         held_cycles=sum(1 for f in fills if f.held),
         moved=sum(1 for f in fills if f.moved_from is not None),
+        rows=_rows(bars),
     )
+
+
+def _rows(bars: list[Bar]) -> list[Row]:
+    """A year of fortnightly maintenance would be two dozen identical lines: one line tells it."""
+    rows: list[Row] = []
+    for bar in bars:
+        if rows and bar.phase == "maintenance" and rows[-1].first.phase == "maintenance":
+            rows[-1] = Row((*rows[-1].bars, bar))
+        else:
+            rows.append(Row((bar,)))
+    return rows
 
 
 def _ticks(start: dt.date, end: dt.date, x_of) -> list[Tick]:

@@ -350,7 +350,8 @@ def test_therapy_timeline_has_bars_today_and_a_text_alternative(client_for, pati
     assert "From the pump surgery on 18 February 2026" in words
     assert "Cycle 1: FUDR, Wed 4 Mar 2026 to Wed 18 Mar 2026 (14 days) Now · given" in words
     assert "Chemotherapy was on hold: saline went in instead." in words
-    assert "Refill moved from Wednesday 29 April: the clinic is closed." in words
+    assert "Refill moved from Wednesday 29 April to Tuesday 28 April: the clinic is closed." in words
+    assert "Maintenance, Tue 1 Sep 2026 to Tue 16 Mar 2027 (196 days, a refill every 14 days)" in words
     assert "1 held, 1 refill moved for clinic closures" in words
 
 
