@@ -63,7 +63,7 @@ def walk_the_pages(page, patient, who: str, size: str) -> None:
     page.get_by_role("link", name="This month").click()
     assert month_heading(page) == this_month
 
-    page.get_by_role("link", name="Whole therapy").click()
+    page.get_by_role("link", name="Therapy", exact=True).click()
     expect(page.get_by_role("img", name="Timeline of the therapy")).to_be_visible()
     expect(page.locator(".phase-item-current")).to_have_count(1)
     assert_accessible(page)
