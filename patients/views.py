@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 
 from patients import access
+from schedules import views as schedule_views
 
 
 class SignInView(auth_views.LoginView):
@@ -15,8 +16,7 @@ class SignInView(auth_views.LoginView):
 def home(request):
     if access.is_clinic_staff(request.user):
         return redirect("staff:dashboard")
-    followed = access.followed_patients(request.user).select_related("clinic")
-    return render(request, "patients/home.html", {"followed": followed})
+    return schedule_views.landing(request)
 
 
 @access.staff_required
