@@ -13,7 +13,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_safe
 
-from patients import access
+from patients import access, audit
 from schedules import calendar as month_calendar
 from schedules import progress, selectors, timeline
 from schedules.models import ClinicClosure, TherapyPlan
@@ -27,6 +27,8 @@ def landing(request):
     """`/` for a patient or caregiver: the one patient they follow, or a choice between several."""
     followed = list(access.followed_patients(request.user).select_related("clinic").order_by("name"))
     if len(followed) == 1:
+        # A caregiver's look at `/` is a view of the patient's record like any other: audited.
+        audit.record_view(request, followed[0])
         return _home(request, followed[0])
     return render(request, "schedules/choose_patient.html", {"followed": followed})
 

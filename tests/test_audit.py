@@ -107,3 +107,8 @@ def test_feed_fetches_are_logged_by_subscription_never_by_link(client, patient_a
     client.get(reverse("feeds:feed", args=[token]))
     event = AccessEvent.objects.get(patient=patient_a, action="feed")
     assert str(subscription.public_id) in event.detail and token not in event.detail
+
+
+def test_a_caregivers_look_at_the_landing_page_is_logged(client_for, caregiver_a, patient_a):
+    assert client_for(caregiver_a).get(reverse("home")).status_code == 200
+    assert AccessEvent.objects.filter(patient=patient_a, user=caregiver_a, action="view").exists()
