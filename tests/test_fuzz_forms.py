@@ -122,3 +122,12 @@ def test_every_form_survives_hostile_input(crawled, client_for):
     for user, form in crawled:
         fuzzer(client_for(user), form, cases)()
     print(f"fuzzed {len(crawled)} forms with {len(cases)} cases:", sorted({f["action"] for _, f in crawled}))
+
+
+@settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(token=st.text(min_size=1, max_size=300).filter(lambda t: "/" not in t and "\n" not in t))
+def test_the_feed_url_answers_404_for_any_unknown_link(client, db, token):
+    from urllib.parse import quote
+
+    response = client.get(f"/feeds/{quote(token, safe='')}.ics")
+    assert response.status_code == 404
