@@ -190,7 +190,7 @@ def _corrections(plan: TherapyPlan) -> list[dict]:
     One query: the history rows of every fill of the plan, compared in memory (diff_against would query per row).
     """
     fields = ["date", "infusate", "appointment_time", "volume_in_ml", "volume_returned_ml", "note"]
-    history = RecordedFill.history.filter(plan_id=plan.pk).select_related("history_user").order_by("id", "history_date")
+    history = RecordedFill.history.filter(plan_id=plan.pk).select_related("history_user").order_by("id", "history_id")
     corrections = []
     previous = None
     for row in history:
@@ -201,10 +201,12 @@ def _corrections(plan: TherapyPlan) -> list[dict]:
                 if getattr(previous, name) != getattr(row, name)
             ]
             if changes:
-                corrections.append({"when": row.history_date, "who": row.history_user, "changes": changes,
-                                    "fill_date": row.date})
+                corrections.append(
+                    {"when": row.history_date, "order": row.history_id, "who": row.history_user,
+                     "changes": changes, "fill_date": row.date}
+                )
         previous = row
-    return sorted(corrections, key=lambda c: c["when"], reverse=True)
+    return sorted(corrections, key=lambda c: (c["when"], c["order"]), reverse=True)
 
 
 @require_GET
