@@ -238,6 +238,7 @@ class ClinicSettingsForm(forms.ModelForm):
         choices=list(enumerate(WEEKDAY_NAMES)),
         coerce=int,
         widget=forms.CheckboxSelectMultiple,
+        required=False,  # clean_open_days says what is missing
         label="Open weekdays (fills are planned on these days only)",
     )
 
