@@ -104,7 +104,7 @@ def dashboard(request, clinic_id: int | None = None):
         "overdue": list(selectors.overdue_fills(clinic=clinic, today=today)[:rows]),
         "due_today": list(selectors.fills_due_between(clinic=clinic, start=today, end=today)[:rows]),
         "due_week": list(selectors.fills_due_between(clinic=clinic, start=week_start, end=week_end)[:rows]),
-        "warnings": list(selectors.dashboard_warnings(clinic=clinic, today=today)[:rows]),
+        "warnings": selectors.dashboard_warnings(clinic=clinic, today=today, limit=rows),
         "row_limit": rows,
     }
     return render(request, "patients/dashboard.html", context)

@@ -75,7 +75,7 @@ def test_checklist(client, client_for, staff_a, staff_b, clinic_a, patient_a, ca
     assert client_for(staff_a).get("/clinic/not-a-number/").status_code == 404
 
 
-DASHBOARD_QUERIES = 10
+DASHBOARD_QUERIES = 11
 
 
 @pytest.mark.parametrize("count", [2, 40])
