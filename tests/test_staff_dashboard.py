@@ -48,6 +48,20 @@ def test_warnings_show_a_pump_that_may_run_dry(client_for, staff_a, clinic_a):
     assert "Pump may run dry" in response.content.decode()
 
 
+def test_warnings_show_a_measured_flow_out_of_tolerance_on_the_next_visit(client_for, staff_a, patient_a):
+    plan = patient_a.plan
+    services.fill_record(plan=plan, date=TODAY - dt.timedelta(days=20), infusate="heparinized_saline", by=staff_a,
+                         volume_in_ml=30)
+    # 30 mL in, 10 returned after 14 days: 1.43 mL/day against a nominal 1.0 (tolerance 20%).
+    services.fill_record(plan=plan, date=TODAY - dt.timedelta(days=6), infusate="fudr", by=staff_a,
+                         volume_returned_ml=10)
+    response = client_for(staff_a).get(DASHBOARD)
+    warned = response.context["warnings"]
+    assert [f.sequence for f in warned] == [planned(patient_a)[0].sequence]
+    assert warned[0].deviating_flow == pytest.approx(1.43)
+    assert "Last measured flow 1.43 mL/day: out of tolerance" in response.content.decode()
+
+
 def test_other_clinics_patients_never_show(client_for, staff_a, patient_a, patient_b):
     response = client_for(staff_a).get(DASHBOARD)
     shown = {f.plan.patient for key in ("overdue", "due_today", "due_week") for f in response.context[key]}
@@ -75,7 +89,7 @@ def test_checklist(client, client_for, staff_a, staff_b, clinic_a, patient_a, ca
     assert client_for(staff_a).get("/clinic/not-a-number/").status_code == 404
 
 
-DASHBOARD_QUERIES = 11
+DASHBOARD_QUERIES = 10
 
 
 @pytest.mark.parametrize("count", [2, 40])

@@ -139,7 +139,8 @@ def test_surgery_before_birth_and_open_ended_with_cycles_are_refused(client_for,
     data = form_data(clinic_a, **{"patient-date_of_birth": "2020-01-01", "plan-surgery_date": "2019-06-01"})
     response = client.post(create_url(clinic_a), data)
     assert "after the date of birth" in str(response.context["plan_form"].errors)
-    response = client.post(create_url(clinic_a), form_data(clinic_a, **{"plan-open_ended": "on", "plan-cycle_count": "4"}))
+    data = form_data(clinic_a, **{"plan-open_ended": "on", "plan-cycle_count": "4"})
+    response = client.post(create_url(clinic_a), data)
     assert "open-ended plan has no number of cycles" in str(response.context["plan_form"].errors)
 
 
