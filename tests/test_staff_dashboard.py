@@ -100,3 +100,19 @@ def test_dashboard_queries_are_constant(client_for, staff_a, clinic_a, django_as
         response = client.get(DASHBOARD)
     listed = sum(len(response.context[k]) for k in ("overdue", "due_today", "due_week"))
     assert listed == count
+
+
+def test_the_demo_nurse_gets_a_working_dashboard(client_for, db, frozen):
+    from io import StringIO
+
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    call_command("demo", stdout=StringIO())
+    nurse = get_user_model().objects.get(username="nurse")
+    response = client_for(nurse).get(DASHBOARD)
+    assert response.status_code == 200
+    body = response.content.decode()
+    # The demo has a small pump (capacity) and a fast pump (measured flow) among its stories.
+    assert "Pump may run dry" in body and "Last measured flow" in body
+    assert response.context["counts"]["week"] >= 1
