@@ -335,7 +335,8 @@ def hold_add(request, public_id):
     plan = _plan(patient)
     form = forms.HoldForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Give a reason for the hold.")
+        missing_reason = "reason" in form.errors
+        messages.error(request, "Give a reason for the hold." if missing_reason else "Choose a chemo fill to hold.")
         return redirect(_patient_url(patient))
     sequence = form.cleaned_data["sequence"]
     fill = ScheduledFill.objects.filter(

@@ -2,10 +2,8 @@
 
 import datetime as dt
 
-import pytest
-
 from schedules.models import FillKind, ScheduledFill
-from tests.conftest import TODAY, make_patient, make_user
+from tests.conftest import TODAY, make_patient
 
 
 def planned(patient) -> list[ScheduledFill]:
@@ -26,20 +24,5 @@ def make_patients(clinic, count: int, *, prefix: str = "P") -> list:
     ]
 
 
-@pytest.fixture
-def caregiver_user(caregiver_a):
-    return caregiver_a
-
-
 def messages_of(response) -> list[str]:
     return [str(m) for m in response.context["messages"]] if response.context else []
-
-
-def assert_not_found_for_others(client_for, url: str, *, users, method: str = "get", data=None) -> None:
-    """Everyone but the patient's own clinic staff gets 404 (other people's things cannot be told apart)."""
-    for user in users:
-        response = getattr(client_for(user), method)(url, data or {})
-        assert response.status_code == 404, (user, response.status_code)
-
-
-__all__ = ["assert_not_found_for_others", "make_patients", "make_user", "messages_of", "planned"]

@@ -40,9 +40,11 @@ def test_a_hold_needs_a_reason_and_a_future_chemo_fill(client_for, staff_a, pati
     assert "Give a reason for the hold." in messages_of(response)
     overdue = planned(patient_a)[0]  # the first chemo fill, due 6 days ago: not a future fill
     rest = next(f for f in planned(patient_a) if f.kind == FillKind.REST)
-    for sequence in (overdue.sequence, rest.sequence, 9999, "x"):
+    for sequence in (overdue.sequence, rest.sequence, 9999):
         response = client.post(url, {"sequence": sequence, "reason": "ALP"}, follow=True)
-        assert response.status_code == 200
+        assert any("Only a future chemo fill can be held" in m for m in messages_of(response))
+    response = client.post(url, {"sequence": "x", "reason": "ALP"}, follow=True)
+    assert "Choose a chemo fill to hold." in messages_of(response)
     assert not Hold.objects.exists()
     client.post(url, {"sequence": chemo.sequence, "reason": "ALP"})
     response = client.post(url, {"sequence": chemo.sequence, "reason": "ALP again"}, follow=True)
