@@ -76,6 +76,13 @@ def test_nurse_creates_a_patient_and_records_a_late_fill(page, transactional_db,
     corrections = page.get_by_role("region", name="Corrections")
     assert "by Nora Nurse" in corrections.inner_text() and "30.0 → 29.0" in corrections.inner_text()
 
+    page.get_by_text("Hold chemo of 3 Apr 2026").click()
+    page.get_by_label("Reason for the hold").first.fill("ALP rising")
+    assert_accessible(page)
+    page.get_by_role("button", name="Hold this chemo fill").first.click()
+    assert "Chemo of Fri 3 Apr held." in page.get_by_role("status").inner_text()
+    assert "Hold: ALP rising" in page.get_by_role("region", name="Table: fills").inner_text()
+
     page.get_by_role("link", name="End therapy").click()
     assert_accessible(page)
     page.go_back()
