@@ -41,3 +41,58 @@ def patient_fills(patient: Patient) -> list[ScheduledFill]:
     return list(
         ScheduledFill.objects.filter(plan__patient=patient, active=True).order_by("sequence")
     )
+
+
+# --- Clinic staff pages (issue 4) ---
+
+DASHBOARD_ROWS = 100  # a section lists at most this many rows; the counts at the top say how many there are
+WARNING_WINDOW_DAYS = 28
+
+
+def dashboard_counts(*, clinic: Clinic, today: dt.date) -> dict[str, int]:
+    """How many refills are overdue, due today and due in the next 7 days, in one aggregate query."""
+    from django.db.models import Count, Q
+
+    week_end = today + dt.timedelta(days=7)
+    return planned_fills().filter(clinic=clinic, date__lte=week_end).aggregate(
+        overdue=Count("pk", filter=Q(date__lt=today)),
+        today=Count("pk", filter=Q(date=today)),
+        week=Count("pk", filter=Q(date__gt=today)),
+    )
+
+
+def dashboard_warnings(*, clinic: Clinic, today: dt.date, limit: int = DASHBOARD_ROWS) -> list[ScheduledFill]:
+    """Planned refills staff must look at, four weeks either side of today: the phase it starts outlasts the
+    pump (S11), it is stuck on a closed day (S7), or the fill before it measured a flow out of tolerance (S12,
+    as ``deviating_flow``: shown on the visit where staff can act on it).
+
+    One query over the partial (clinic, date) index of planned fills; the measured flow is looked up by the
+    (plan, sequence) key of the fill before, rather than by scanning every recorded fill of the clinic.
+    """
+    from django.db.models import F, OuterRef, Q, Subquery
+
+    window = (today - dt.timedelta(days=WARNING_WINDOW_DAYS), today + dt.timedelta(days=WARNING_WINDOW_DAYS))
+    measured = ScheduledFill.objects.filter(
+        plan=OuterRef("plan"), sequence=OuterRef("sequence") - 1, recorded=True, flow_deviation=True
+    ).values("measured_flow_ml_per_day")[:1]
+    return list(
+        planned_fills()
+        .filter(clinic=clinic, date__range=window)
+        .annotate(deviating_flow=Subquery(measured))
+        .filter(Q(capacity_warning=True) | Q(closed_day=True) | Q(deviating_flow__isnull=False))
+        .order_by("date", "plan__patient__name", F("sequence"))[:limit]
+    )
+
+
+def patients_with_next_fill(*, clinic: Clinic, search: str = "") -> QuerySet[Patient]:
+    """The clinic's patients (optionally matching a name or record number), each with its next refill date."""
+    from django.db.models import OuterRef, Q, Subquery
+
+    next_fill = planned_fills().filter(plan__patient=OuterRef("pk")).order_by("date")
+    patients = Patient.objects.filter(clinic=clinic)
+    if search:
+        patients = patients.filter(Q(name__icontains=search) | Q(record_number__icontains=search))
+    return patients.annotate(
+        next_fill_date=Subquery(next_fill.values("date")[:1]),
+        next_fill_infusate=Subquery(next_fill.values("infusate")[:1]),
+    ).order_by("name", "record_number")

@@ -288,3 +288,177 @@ def protocol_save(*, protocol: Protocol) -> RecomputeResult:
     protocol.full_clean()
     protocol.save()
     return recompute_plans(list(protocol.plans.only("pk")))
+
+
+# --- Clinic staff pages (issue 4) ---
+
+
+class FillAlreadyRecorded(Exception):
+    """The fill a form was recording has been recorded since (a double submit, two nurses at once)."""
+
+
+@transaction.atomic
+def fill_record_expected(*, plan: TherapyPlan, sequence: int | None, **fields) -> tuple[RecordedFill, RecomputeResult]:
+    """Record the fill the form was opened for (``sequence``), unless someone recorded it meanwhile.
+
+    The plan row lock serialises two submits of one plan: the second waits for the first to commit and
+    then sees that fill recorded. A form for an extra visit (no sequence) only has the one-per-day rule.
+    """
+    plan = _locked(plan)
+    if sequence is not None and ScheduledFill.objects.filter(plan=plan, sequence=sequence, recorded=True).exists():
+        raise FillAlreadyRecorded
+    return fill_record(plan=plan, **fields)
+
+
+@transaction.atomic
+def patient_save(*, patient, plan: TherapyPlan) -> RecomputeResult:
+    """Save a new or edited patient with their plan, and recompute the plan (pump or plan may have changed)."""
+    patient.full_clean()
+    patient.save()
+    plan.patient = patient
+    return plan_save(plan=plan)
+
+
+def plan_preview(*, plan: TherapyPlan, clinic: Clinic, count: int = 8) -> list[engine.Fill]:
+    """The first fills an unsaved plan would produce, from today's clinic calendar and the plan's recorded fills."""
+    calendar = clinic_calendar(clinic, clinic.closures.values_list("date", flat=True))
+    recorded: tuple[engine.RecordedFill, ...] = ()
+    holds: frozenset[int] = frozenset()
+    if plan.pk:
+        recorded = engine_recorded(RecordedFill.objects.filter(plan_id=plan.pk))
+        holds = frozenset(Hold.objects.filter(plan_id=plan.pk).values_list("sequence", flat=True))
+    fills = engine.project(
+        engine_plan(plan),
+        calendar,
+        today=clinic.today(),
+        recorded=recorded,
+        holds=holds,
+        horizon_days=settings.SCHEDULE_HORIZON_DAYS,
+    )
+    return fills[:count]
+
+
+@transaction.atomic
+def clinic_settings_save(*, clinic: Clinic) -> RecomputeResult:
+    """Save a clinic's open weekdays, tolerance or default protocol, and recompute every plan of the clinic."""
+    clinic.full_clean()
+    clinic.save()
+    return clinic_recompute(clinic=clinic)
+
+
+@transaction.atomic
+def closures_add(*, clinic: Clinic, days: dict[dt.date, str]) -> tuple[int, RecomputeResult]:
+    """Add closure dates (date -> name); dates already closed are kept as they are. Returns how many were new."""
+    from schedules.models import ClinicClosure
+
+    existing = set(clinic.closures.filter(date__in=list(days)).values_list("date", flat=True))
+    new = [ClinicClosure(clinic=clinic, date=day, name=name[:100]) for day, name in sorted(days.items())
+           if day not in existing]
+    ClinicClosure.objects.bulk_create(new)
+    return len(new), clinic_recompute(clinic=clinic)
+
+
+@transaction.atomic
+def closure_remove(*, closure) -> RecomputeResult:
+    clinic = closure.clinic
+    closure.delete()
+    return clinic_recompute(clinic=clinic)
+
+
+def _account_user(email: str):
+    from django.contrib.auth import get_user_model
+
+    User = get_user_model()
+    user = User.objects.filter(username__iexact=email).first()
+    if user is None:
+        user = User(username=email, email=email)
+        user.set_unusable_password()
+    user.is_active = True
+    user.save()
+    return user
+
+
+class AccountRefused(Exception):
+    """The email belongs to someone who cannot take this sign-in (clinic staff, another patient)."""
+
+
+@transaction.atomic
+def patient_login_create(*, patient, email: str):
+    """Give a patient a sign-in (username = email). The caller sends the set-your-password link."""
+    from django.contrib.auth import get_user_model
+
+    existing = get_user_model().objects.filter(username__iexact=email).first()
+    if existing is not None and (existing.memberships.exists() or hasattr(existing, "patient")):
+        raise AccountRefused("This email already belongs to another account; use another email.")
+    user = _account_user(email)
+    patient.user = user
+    patient.save(update_fields=["user"])
+    return user
+
+
+@transaction.atomic
+def caregiver_grant(*, patient, email: str, by):
+    """Let a caregiver follow a patient (read-only). Returns (grant, created)."""
+    from django.contrib.auth import get_user_model
+
+    from patients.models import CaregiverAccess
+
+    existing = get_user_model().objects.filter(username__iexact=email).first()
+    if existing is not None and existing.memberships.exists():
+        raise AccountRefused("This email belongs to clinic staff; use the caregiver's own email.")
+    user = _account_user(email)
+    grant = CaregiverAccess.objects.active().filter(patient=patient, user=user).first()
+    if grant is not None:
+        return grant, False
+    return CaregiverAccess.objects.create(patient=patient, user=user, granted_by=by), True
+
+
+def _deactivate_if_unused(user) -> None:
+    from patients.models import Patient
+
+    if (
+        not user.caregiver_grants.filter(revoked_at__isnull=True).exists()
+        and not Patient.objects.filter(user=user).exists()
+        and not user.memberships.exists()
+        and not user.is_staff
+    ):
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+
+
+@transaction.atomic
+def caregiver_revoke(*, grant) -> None:
+    grant.revoked_at = timezone.now()
+    grant.save(update_fields=["revoked_at"])
+    _deactivate_if_unused(grant.user)
+
+
+@transaction.atomic
+def patient_login_revoke(*, patient) -> None:
+    user = patient.user
+    patient.user = None
+    patient.save(update_fields=["user"])
+    if user is not None:
+        _deactivate_if_unused(user)
+
+
+def set_password_email_send(*, user, base_url: str, template: str) -> None:
+    """Email a set-your-password link (Django's password-reset token: single use, expires)."""
+    from django.contrib.auth.tokens import default_token_generator
+    from django.core.mail import send_mail
+    from django.template.loader import render_to_string
+    from django.urls import reverse
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    path = reverse(
+        "password_reset_confirm",
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": default_token_generator.make_token(user),
+        },
+    )
+    context = {"user": user, "link": base_url.rstrip("/") + path}
+    subject = render_to_string(f"emails/{template}_subject.txt", context).strip()
+    body = render_to_string(f"emails/{template}.txt", context)
+    send_mail(subject, body, None, [user.email])

@@ -13,6 +13,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from patients.models import CaregiverAccess
 from schedules import services, subscriptions
+from schedules.models import ClinicClosure
 from tests.conftest import NOW, TODAY, make_patient, make_user
 
 # URL names that are public by design, or reached only by a secret in the URL (feeds, reset links).
@@ -27,12 +28,20 @@ ADMIN_NAMESPACE = "admin"
 
 @dataclass
 class Target:
-    """The objects of one patient that a persona must not reach."""
+    """The objects of one patient (and their clinic) that a persona must not reach."""
 
     patient: object
     fill: object
     hold: object
     subscription: object
+    grant: object
+    clinic: object
+    closure: object
+    protocol: object
+
+
+# Parameters that name a container (the patient or clinic whose page it is) rather than an object in it.
+CONTAINERS = {"public_id", "clinic_id"}
 
 
 def walk(patterns, prefix="", namespace=None):
@@ -56,13 +65,18 @@ def site_patterns():
     return sorted(seen.items())
 
 
-def fill_kwargs(params, target: Target, clinic) -> dict:
+def fill_kwargs(params, target: Target, container: Target | None = None) -> dict:
+    """URL parameters naming the target's objects, inside the container's patient and clinic (default: the target's)."""
+    container = container or target
     values = {
-        "public_id": target.patient.public_id,
-        "clinic_id": clinic.pk,
+        "public_id": container.patient.public_id,
+        "clinic_id": container.clinic.pk,
         "fill_id": target.fill.pk,
         "hold_id": target.hold.pk,
         "subscription_id": target.subscription.public_id,
+        "grant_id": target.grant.pk,
+        "closure_id": target.closure.pk,
+        "protocol_id": target.protocol.pk,
         "year": 2026,
         "month": 3,
     }
@@ -77,6 +91,10 @@ def world(clinic_a, clinic_b, staff_a, staff_b, patient_a, patient_b, caregiver_
                              user=make_user("patient_c"))
     caregiver_b = make_user("caregiver_b")
     CaregiverAccess.objects.create(patient=patient_b, user=caregiver_b)
+    closures = {
+        clinic: ClinicClosure.objects.create(clinic=clinic, date=TODAY + dt.timedelta(days=60), name="Holiday")
+        for clinic in (clinic_a, clinic_b)
+    }
     targets = {}
     for patient, staff in ((patient_a, staff_a), (patient_b, staff_b), (patient_c, staff_a)):
         fill, _ = services.fill_record(plan=patient.plan, date=TODAY, infusate="fudr", by=staff)
@@ -85,18 +103,24 @@ def world(clinic_a, clinic_b, staff_a, staff_b, patient_a, patient_b, caregiver_
         subscription, _ = subscriptions.subscription_create(
             patient=patient, name="Phone", detail="discreet", by=patient.user
         )
-        targets[patient.record_number] = Target(patient, fill, hold, subscription)
+        grant = CaregiverAccess.objects.filter(patient=patient).first() or CaregiverAccess.objects.create(
+            patient=patient, user=make_user(f"helper_{patient.record_number}")
+        )
+        clinic = patient.clinic
+        targets[patient.record_number] = Target(
+            patient, fill, hold, subscription, grant, clinic, closures[clinic], clinic.default_protocol
+        )
     a, b, c = targets["A-100"], targets["B-200"], targets["A-300"]
-    # persona -> (user or None, [(objects it must not reach, a clinic it must not reach)])
+    # persona -> (user or None, its own patient and clinic or None, [objects it must not reach])
     return {
-        "anonymous": (None, [(a, clinic_a), (b, clinic_b)]),
-        "patient A": (patient_a.user, [(b, clinic_b), (c, clinic_a)]),
-        "patient B": (patient_b.user, [(a, clinic_a)]),
-        "caregiver of A": (caregiver_a, [(b, clinic_b), (c, clinic_a)]),
-        "staff of clinic A": (staff_a, [(b, clinic_b)]),
-        "staff of clinic B": (staff_b, [(a, clinic_a), (c, clinic_a)]),
-        "revoked caregiver": (revoked_caregiver, [(a, clinic_a)]),
-        "outsider": (outsider, [(a, clinic_a), (b, clinic_b)]),
+        "anonymous": (None, None, [a, b]),
+        "patient A": (patient_a.user, a, [b, c]),
+        "patient B": (patient_b.user, b, [a]),
+        "caregiver of A": (caregiver_a, a, [b, c]),
+        "staff of clinic A": (staff_a, a, [b]),
+        "staff of clinic B": (staff_b, b, [a, c]),
+        "revoked caregiver": (revoked_caregiver, None, [a]),
+        "outsider": (outsider, None, [a, b]),
     }
 
 
@@ -113,18 +137,23 @@ def test_no_persona_reaches_what_is_not_theirs(world, client_for, client, time_m
     checked = 0
     failures = []
     patterns = [(name, params) for name, params in site_patterns() if name not in PUBLIC]
-    for persona, (user, targets) in world.items():
+    for persona, (user, own, targets) in world.items():
         http = client_for(user) if user else client
         for name, params in patterns:
             if not params:
-                continue  # pages without an object are checked per persona in their own test files
-            for target, clinic in targets:
-                url = reverse(name, kwargs=fill_kwargs(params, target, clinic))
+                continue  # pages without an object are checked per persona below and in their own test files
+            # Someone else's objects, under their own patient and clinic, and (the classic hole) under the
+            # persona's own patient and clinic, where the URL names an object inside it.
+            urls = [(t, None) for t in targets]
+            if own is not None and set(params) - CONTAINERS - {"year", "month"}:
+                urls += [(t, own) for t in targets]
+            for target, container in urls:
+                url = reverse(name, kwargs=fill_kwargs(params, target, container))
                 for method in ("get", "post"):
                     response = getattr(http, method)(url)
                     checked += 1
                     if not refused(response, anonymous=user is None):
-                        failures.append(f"{persona} {method.upper()} {name} -> {response.status_code}")
+                        failures.append(f"{persona} {method.upper()} {url} ({name}) -> {response.status_code}")
     print(f"access matrix: {len(patterns)} URL patterns x {len(world)} personas, {checked} requests")
     assert not failures, "\n".join(failures)
     assert checked > 0

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schedules import services, subscriptions
+from schedules.models import ClinicClosure
 from tests.conftest import NOW, TODAY
 from tests.test_access_matrix import site_patterns
 
@@ -91,8 +92,10 @@ def crawled(clinic_a, staff_a, patient_a, caregiver_a, client_for, time_machine)
     subscription, _ = subscriptions.subscription_create(
         patient=patient_a, name="Phone", detail="discreet", by=patient_a.user
     )
+    closure = ClinicClosure.objects.create(clinic=clinic_a, date=TODAY + dt.timedelta(days=60), name="Holiday")
     kwargs = {"public_id": patient_a.public_id, "clinic_id": clinic_a.pk, "fill_id": fill.pk, "hold_id": hold.pk,
-              "subscription_id": subscription.public_id, "year": 2026, "month": 3}
+              "subscription_id": subscription.public_id, "grant_id": caregiver_a.caregiver_grants.get().pk,
+              "closure_id": closure.pk, "protocol_id": clinic_a.default_protocol.pk, "year": 2026, "month": 3}
     found = []
     for user in (staff_a, patient_a.user, caregiver_a):
         http = client_for(user)

@@ -1,0 +1,395 @@
+"""Forms of the clinic staff pages: plain Django validation, a message next to the field for every bad input."""
+
+import datetime as dt
+import re
+
+from crispy_forms.helper import FormHelper
+from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+
+from patients.models import WEEKDAY_NAMES, Clinic, Patient
+from schedules import engine
+from schedules.models import Infusate, Protocol, RecordedFill, ScheduledFill, TherapyPlan
+
+ALREADY_RECORDED = "already_recorded"
+SURGERY_PAST_YEARS = 10  # a patient whose pump went in long ago may still come for maintenance fills
+SURGERY_AHEAD_DAYS = 365  # a planned surgery, months ahead
+CHEMO_CHOICES = [(i.value, i.label) for i in Infusate if engine.Infusate(i.value).is_chemo]
+REST_CHOICES = [(i.value, i.label) for i in Infusate if not engine.Infusate(i.value).is_chemo]
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, format="%Y-%m-%d")
+
+
+class TimeInput(forms.TimeInput):
+    input_type = "time"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, format="%H:%M")
+
+
+def _helper(*, form_tag: bool = False) -> FormHelper:
+    helper = FormHelper()
+    helper.form_tag = form_tag
+    helper.disable_csrf = True
+    return helper
+
+
+class PatientForm(forms.ModelForm):
+    class Meta:
+        model = Patient
+        fields = [
+            "name", "record_number", "date_of_birth", "email", "pump_model", "pump_reservoir_ml",
+            "pump_flow_ml_per_day",
+        ]
+        widgets = {"date_of_birth": DateInput()}
+
+    def __init__(self, *args, clinic: Clinic, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.clinic = clinic
+        self.instance.clinic = clinic
+        self.helper = _helper()
+
+    def clean_record_number(self):
+        number = self.cleaned_data["record_number"].strip()
+        taken = Patient.objects.filter(clinic=self.clinic, record_number__iexact=number).exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise ValidationError("Another patient of this clinic has this record number.", code="duplicate")
+        return number
+
+    def clean_date_of_birth(self):
+        born = self.cleaned_data["date_of_birth"]
+        if not dt.date(1900, 1, 1) <= born <= self.clinic.today():
+            raise ValidationError("Enter a date of birth between 1900 and today.")
+        return born
+
+
+class PlanForm(forms.ModelForm):
+    class Meta:
+        model = TherapyPlan
+        fields = ["surgery_date", "protocol", "first_chemo_after_days", "cycle_count", "open_ended"]
+        widgets = {"surgery_date": DateInput()}
+        labels = {
+            "first_chemo_after_days": "First chemo, days after surgery",
+            "cycle_count": "Number of cycles",
+            "open_ended": "Open-ended (repeat cycles until staff end the therapy)",
+        }
+        help_texts = {
+            "first_chemo_after_days": "Empty: as the protocol says.",
+            "cycle_count": "Empty: as the protocol says.",
+        }
+
+    def __init__(self, *args, clinic: Clinic, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.clinic = clinic
+        self.fields["protocol"].queryset = clinic.protocols.order_by("name")
+        self.fields["protocol"].empty_label = None
+        if not self.instance.pk and clinic.default_protocol_id:
+            self.initial.setdefault("protocol", clinic.default_protocol_id)
+        self.helper = _helper()
+
+    def clean_surgery_date(self):
+        surgery = self.cleaned_data["surgery_date"]
+        today = self.clinic.today()
+        earliest = today.replace(year=today.year - SURGERY_PAST_YEARS)
+        if not earliest <= surgery <= today + dt.timedelta(days=SURGERY_AHEAD_DAYS):
+            raise ValidationError(
+                "Enter a surgery date within the last %(years)s years or the next 12 months.",
+                params={"years": SURGERY_PAST_YEARS},
+            )
+        if self.instance.pk:
+            first = RecordedFill.objects.filter(plan=self.instance).order_by("date").first()
+            if first is not None and surgery > first.date:
+                raise ValidationError(
+                    "A fill is recorded on %(date)s: surgery cannot be after it.", params={"date": first.date}
+                )
+            if self.instance.end_date is not None and surgery > self.instance.end_date:
+                raise ValidationError("The therapy ended on %(date)s, before this date.",
+                                      params={"date": self.instance.end_date})
+        return surgery
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("open_ended") and cleaned.get("cycle_count"):
+            self.add_error("cycle_count", "An open-ended plan has no number of cycles: leave this empty.")
+        return cleaned
+
+
+def check_patient_and_plan(patient_form: PatientForm, plan_form: PlanForm) -> bool:
+    """Rules across the two forms; both must already be valid."""
+    born = patient_form.cleaned_data.get("date_of_birth")
+    surgery = plan_form.cleaned_data.get("surgery_date")
+    if born and surgery and surgery <= born:
+        plan_form.add_error("surgery_date", "Surgery must be after the date of birth.")
+        return False
+    return True
+
+
+class FillForm(forms.ModelForm):
+    """Record a fill (or correct one: with an instance)."""
+
+    sequence = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=0)
+
+    class Meta:
+        model = RecordedFill
+        fields = ["date", "infusate", "appointment_time", "volume_in_ml", "volume_returned_ml", "note"]
+        widgets = {"date": DateInput(), "appointment_time": TimeInput(), "note": forms.TextInput()}
+        labels = {"appointment_time": "Appointment time (optional)", "note": "Note (optional)"}
+
+    def __init__(self, *args, plan: TherapyPlan, today: dt.date, expected: ScheduledFill | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.plan = plan
+        self.today = today
+        self.expected = expected
+        if not self.instance.pk:
+            self.initial.setdefault("date", today)
+            if expected is not None:
+                self.initial.setdefault("infusate", expected.infusate)
+                self.initial.setdefault("sequence", expected.sequence)
+        else:
+            del self.fields["sequence"]
+        if expected is not None and expected.is_chemo:
+            self.fields["infusate"].help_text = (
+                "Chemotherapy is due: anything other than FUDR records this cycle as held."
+            )
+        for name in ("volume_in_ml", "volume_returned_ml"):
+            self.fields[name].widget.attrs.update({"inputmode": "decimal", "step": "0.1", "min": "0"})
+        self.helper = _helper()
+
+    def clean_date(self):
+        day = self.cleaned_data["date"]
+        plan = self.plan
+        if day < plan.surgery_date:
+            raise ValidationError("This date is before surgery (%(date)s).", params={"date": plan.surgery_date})
+        if day > self.today:
+            raise ValidationError("A fill can only be recorded once it has happened (today at the latest).")
+        if plan.end_date is not None and day > plan.end_date:
+            raise ValidationError(
+                "The therapy ended on %(date)s: reopen it to record later fills.", params={"date": plan.end_date}
+            )
+        same_day = RecordedFill.objects.filter(plan=plan, date=day).exclude(pk=self.instance.pk)
+        if same_day.exists():
+            raise ValidationError("A fill is already recorded for this patient on this date.", code=ALREADY_RECORDED)
+        return day
+
+    def _check_volume(self, name: str):
+        volume = self.cleaned_data.get(name)
+        reservoir = self.plan.patient.pump_reservoir_ml
+        if volume is not None and volume > reservoir:
+            raise ValidationError(
+                "More than the pump holds (%(reservoir)s mL): check the volume.", params={"reservoir": reservoir}
+            )
+        return volume
+
+    def clean_volume_in_ml(self):
+        return self._check_volume("volume_in_ml")
+
+    def clean_volume_returned_ml(self):
+        return self._check_volume("volume_returned_ml")
+
+    def clean(self):
+        cleaned = super().clean()
+        sequence = cleaned.get("sequence")
+        if sequence is not None and ScheduledFill.objects.filter(
+            plan=self.plan, sequence=sequence, recorded=True
+        ).exists():
+            raise ValidationError("This refill was already recorded.", code=ALREADY_RECORDED)
+        return cleaned
+
+    def was_already_recorded(self) -> bool:
+        return self.has_error(NON_FIELD_ERRORS, ALREADY_RECORDED)
+
+
+class HoldForm(forms.Form):
+    sequence = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+    reason = forms.CharField(max_length=300, label="Reason for the hold")
+
+
+class EndTherapyForm(forms.Form):
+    end_date = forms.DateField(widget=DateInput(), label="Last day of therapy")
+    reason = forms.ChoiceField(choices=TherapyPlan.EndReason.choices)
+    note = forms.CharField(max_length=300, required=False, label="Note (optional)")
+
+    def __init__(self, *args, plan: TherapyPlan, today: dt.date, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.plan = plan
+        self.today = today
+        self.initial.setdefault("end_date", today)
+        self.helper = _helper()
+
+    def clean_end_date(self):
+        end = self.cleaned_data["end_date"]
+        if end < self.plan.surgery_date:
+            raise ValidationError("The end date is before surgery (%(date)s).", params={"date": self.plan.surgery_date})
+        last = RecordedFill.objects.filter(plan=self.plan).order_by("-date").first()
+        if last is not None and end < last.date:
+            raise ValidationError("A fill is recorded on %(date)s, after this date.", params={"date": last.date})
+        if end > self.today + dt.timedelta(days=SURGERY_AHEAD_DAYS):
+            raise ValidationError("Enter an end date within the next 12 months.")
+        return end
+
+
+class ClinicSettingsForm(forms.ModelForm):
+    open_days = forms.TypedMultipleChoiceField(
+        choices=list(enumerate(WEEKDAY_NAMES)),
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,  # clean_open_days says what is missing
+        label="Open weekdays (fills are planned on these days only)",
+    )
+
+    class Meta:
+        model = Clinic
+        fields = ["flow_tolerance_percent", "default_protocol"]
+        labels = {"flow_tolerance_percent": "Flow tolerance (%)"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["default_protocol"].queryset = self.instance.protocols.order_by("name")
+        self.initial.setdefault("open_days", sorted(self.instance.open_weekday_numbers))
+        self.helper = _helper()
+
+    def clean_open_days(self):
+        days = self.cleaned_data["open_days"]
+        if not days:
+            raise ValidationError("Choose at least one open weekday.")
+        return days
+
+    def save(self, commit=True):
+        self.instance.open_weekdays = "".join(str(d) for d in sorted(self.cleaned_data["open_days"]))
+        return super().save(commit=commit)
+
+
+CLOSURE_LINE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:\s+(.*))?$")
+
+
+class ClosuresForm(forms.Form):
+    lines = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 5}),
+        label="Closure dates, one per line (YYYY-MM-DD, then an optional name)",
+        help_text="For example: 2026-12-24 Christmas Eve",
+        max_length=20_000,
+    )
+
+    def __init__(self, *args, today: dt.date, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.today = today
+        self.helper = _helper()
+
+    def clean_lines(self):
+        days: dict[dt.date, str] = {}
+        errors = []
+        earliest = self.today - dt.timedelta(days=366)
+        latest = self.today + dt.timedelta(days=5 * 366)
+        for number, raw in enumerate(self.cleaned_data["lines"].splitlines(), start=1):
+            line = raw.strip()
+            if not line:
+                continue
+            match = CLOSURE_LINE.match(line)
+            try:
+                day = dt.date.fromisoformat(match.group(1)) if match else None
+            except ValueError:
+                day = None
+            if day is None:
+                errors.append(f"Line {number}: not a date (YYYY-MM-DD).")
+            elif not earliest <= day <= latest:
+                errors.append(f"Line {number}: choose a date between last year and five years ahead.")
+            else:
+                days[day] = (match.group(2) or "").strip()
+        if errors:
+            raise ValidationError(errors)
+        if not days:
+            raise ValidationError("Enter at least one date.")
+        return days
+
+
+class HolidaysForm(forms.Form):
+    year = forms.IntegerField(label="Add the US federal holidays of year")
+
+    def __init__(self, *args, today: dt.date, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["year"].widget.attrs.update({"min": today.year - 1, "max": today.year + 5})
+        self.initial.setdefault("year", today.year + 1 if today.month >= 10 else today.year)
+        self.today = today
+
+    def clean_year(self):
+        year = self.cleaned_data["year"]
+        if not self.today.year - 1 <= year <= self.today.year + 5:
+            raise ValidationError("Choose a year between last year and five years ahead.")
+        return year
+
+    def holidays(self) -> dict[dt.date, str]:
+        import holidays
+
+        return dict(holidays.US(years=self.cleaned_data["year"]).items())
+
+
+class ProtocolForm(forms.ModelForm):
+    """A protocol template: the cycle as a chemo step and one or two rest steps."""
+
+    chemo_infusate = forms.ChoiceField(choices=CHEMO_CHOICES, label="Chemo step: infusate")
+    chemo_days = forms.IntegerField(min_value=1, max_value=90, label="Chemo step: days until the next fill")
+    rest_infusate = forms.ChoiceField(choices=REST_CHOICES, label="Rest step: infusate")
+    rest_days = forms.IntegerField(min_value=1, max_value=90, label="Rest step: days until the next fill")
+    rest2_infusate = forms.ChoiceField(
+        choices=[("", "None"), *REST_CHOICES], required=False, label="Second rest step (optional): infusate"
+    )
+    rest2_days = forms.IntegerField(
+        min_value=1, max_value=90, required=False, label="Second rest step: days until the next fill"
+    )
+
+    class Meta:
+        model = Protocol
+        fields = ["name", "first_chemo_after_days", "cycle_count", "maintenance_infusate", "maintenance_days"]
+        labels = {
+            "first_chemo_after_days": "First chemo, days after surgery",
+            "cycle_count": "Number of cycles",
+            "maintenance_days": "Maintenance: days between fills",
+        }
+
+    def __init__(self, *args, clinic: Clinic, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.clinic = clinic
+        self.instance.clinic = clinic
+        self.fields["maintenance_infusate"].choices = REST_CHOICES
+        steps = self.instance.cycle_steps or Protocol.default_steps()
+        self.initial.setdefault("chemo_infusate", steps[0]["infusate"])
+        self.initial.setdefault("chemo_days", steps[0]["days"])
+        self.initial.setdefault("rest_infusate", steps[1]["infusate"])
+        self.initial.setdefault("rest_days", steps[1]["days"])
+        if len(steps) > 2:
+            self.initial.setdefault("rest2_infusate", steps[2]["infusate"])
+            self.initial.setdefault("rest2_days", steps[2]["days"])
+        self.helper = _helper()
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        if Protocol.objects.filter(clinic=self.clinic, name__iexact=name).exclude(pk=self.instance.pk).exists():
+            raise ValidationError("The clinic already has a protocol with this name.")
+        return name
+
+    def clean(self):
+        cleaned = super().clean()
+        if bool(cleaned.get("rest2_infusate")) != bool(cleaned.get("rest2_days")):
+            self.add_error("rest2_days", "Give the second rest step both an infusate and its days, or neither.")
+        return cleaned
+
+    def _post_clean(self):
+        data = self.cleaned_data
+        if all(data.get(k) for k in ("chemo_infusate", "chemo_days", "rest_infusate", "rest_days")):
+            steps = [
+                {"infusate": data["chemo_infusate"], "days": data["chemo_days"]},
+                {"infusate": data["rest_infusate"], "days": data["rest_days"]},
+            ]
+            if data.get("rest2_infusate") and data.get("rest2_days"):
+                steps.append({"infusate": data["rest2_infusate"], "days": data["rest2_days"]})
+            self.instance.cycle_steps = steps
+        super()._post_clean()
+
+
+class AccountEmailForm(forms.Form):
+    email = forms.EmailField(label="Email address")

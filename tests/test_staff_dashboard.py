@@ -1,0 +1,118 @@
+"""The clinic dashboard: today's refills, the next 7 days, overdue ones and warnings, in constant queries."""
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+
+from patients.models import StaffMembership
+from schedules import services
+from tests.conftest import TODAY, make_patient
+from tests.staff_fixtures import make_patients, planned
+
+DASHBOARD = reverse("staff:dashboard")
+
+
+def test_dashboard_lists_overdue_today_and_week_with_a_record_link(client_for, staff_a, clinic_a, patient_a):
+    # patient_a had surgery 20 days ago: the first chemo fill was due 6 days ago (overdue).
+    due_soon = make_patient(clinic_a, "Dora Due", "A-300", surgery=TODAY - dt.timedelta(days=14))
+    week = make_patient(clinic_a, "Wes Week", "A-301", surgery=TODAY - dt.timedelta(days=10))
+    response = client_for(staff_a).get(DASHBOARD)
+    assert response.status_code == 200
+    context = response.context
+    assert [f.plan.patient for f in context["overdue"]] == [patient_a]
+    assert [f.plan.patient for f in context["due_today"]] == [due_soon]
+    assert [f.plan.patient for f in context["due_week"]] == [week]
+    assert context["counts"] == {"overdue": 1, "today": 1, "week": 1}
+    body = response.content.decode()
+    overdue_fill = planned(patient_a)[0]
+    record_url = reverse("staff:fill_record", args=[patient_a.public_id]) + f"?sequence={overdue_fill.sequence}"
+    assert record_url in body
+    assert "A-100" in body and "FUDR" in body
+
+
+def test_the_implant_fill_of_a_planned_surgery_is_not_a_refill(client_for, staff_a, clinic_a):
+    make_patient(clinic_a, "Sam Surgery", "A-400", surgery=TODAY + dt.timedelta(days=3))
+    response = client_for(staff_a).get(DASHBOARD)
+    assert response.context["due_week"] == [] and response.context["counts"]["week"] == 0
+
+
+def test_warnings_show_a_pump_that_may_run_dry(client_for, staff_a, clinic_a):
+    patient = make_patient(clinic_a, "Rita Reservoir", "A-500", surgery=TODAY - dt.timedelta(days=3))
+    patient.pump_reservoir_ml = 12
+    patient.save()
+    services.plan_save(plan=patient.plan)
+    response = client_for(staff_a).get(DASHBOARD)
+    warned = response.context["warnings"]
+    assert warned and all(f.plan.patient == patient for f in warned)
+    assert "Pump may run dry" in response.content.decode()
+
+
+def test_warnings_show_a_measured_flow_out_of_tolerance_on_the_next_visit(client_for, staff_a, patient_a):
+    plan = patient_a.plan
+    services.fill_record(plan=plan, date=TODAY - dt.timedelta(days=20), infusate="heparinized_saline", by=staff_a,
+                         volume_in_ml=30)
+    # 30 mL in, 10 returned after 14 days: 1.43 mL/day against a nominal 1.0 (tolerance 20%).
+    services.fill_record(plan=plan, date=TODAY - dt.timedelta(days=6), infusate="fudr", by=staff_a,
+                         volume_returned_ml=10)
+    response = client_for(staff_a).get(DASHBOARD)
+    warned = response.context["warnings"]
+    assert [f.sequence for f in warned] == [planned(patient_a)[0].sequence]
+    assert warned[0].deviating_flow == pytest.approx(1.43)
+    assert "Last measured flow 1.43 mL/day: out of tolerance" in response.content.decode()
+
+
+def test_other_clinics_patients_never_show(client_for, staff_a, patient_a, patient_b):
+    response = client_for(staff_a).get(DASHBOARD)
+    shown = {f.plan.patient for key in ("overdue", "due_today", "due_week") for f in response.context[key]}
+    assert patient_b not in shown
+    assert "Bruno" not in response.content.decode()
+
+
+def test_staff_of_several_clinics_can_switch(client_for, staff_a, clinic_b, patient_b):
+    StaffMembership.objects.create(user=staff_a, clinic=clinic_b)
+    client = client_for(staff_a)
+    response = client.get(reverse("staff:clinic_dashboard", args=[clinic_b.pk]))
+    assert response.status_code == 200 and response.context["clinic"] == clinic_b
+    assert reverse("staff:clinic_dashboard", args=[clinic_b.pk]) in client.get(DASHBOARD).content.decode()
+
+
+def test_checklist(client, client_for, staff_a, staff_b, clinic_a, patient_a, caregiver_a, outsider):
+    assert client.get(DASHBOARD).status_code == 302  # anonymous: sign in first
+    assert client_for(staff_a).post(DASHBOARD).status_code == 405
+    other = reverse("staff:clinic_dashboard", args=[clinic_a.pk])
+    assert client_for(staff_b).get(other).status_code == 404
+    for user in (outsider, patient_a.user, caregiver_a):
+        assert client_for(user).get(DASHBOARD).status_code == 404
+        assert client_for(user).get(other).status_code == 404
+    assert client_for(staff_a).get(reverse("staff:clinic_dashboard", args=[999999])).status_code == 404
+    assert client_for(staff_a).get("/clinic/not-a-number/").status_code == 404
+
+
+DASHBOARD_QUERIES = 10
+
+
+@pytest.mark.parametrize("count", [2, 40])
+def test_dashboard_queries_are_constant(client_for, staff_a, clinic_a, django_assert_num_queries, count):
+    make_patients(clinic_a, count)
+    client = client_for(staff_a)
+    with django_assert_num_queries(DASHBOARD_QUERIES):
+        response = client.get(DASHBOARD)
+    listed = sum(len(response.context[k]) for k in ("overdue", "due_today", "due_week"))
+    assert listed == count
+
+
+def test_the_demo_nurse_gets_a_working_dashboard(client_for, db, frozen):
+    from io import StringIO
+
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    call_command("demo", stdout=StringIO())
+    nurse = get_user_model().objects.get(username="nurse")
+    response = client_for(nurse).get(DASHBOARD)
+    assert response.status_code == 200
+    body = response.content.decode()
+    # The demo has a small pump (capacity) and a fast pump (measured flow) among its stories.
+    assert "Pump may run dry" in body and "Last measured flow" in body
+    assert response.context["counts"]["week"] >= 1

@@ -1,0 +1,116 @@
+"""Holds of a future chemo fill (and undoing them), the end of therapy and reopening it."""
+
+import datetime as dt
+import uuid
+
+from django.urls import reverse
+
+from schedules import services
+from schedules.models import FillKind, Hold, ScheduledFill, TherapyPlan
+from tests.conftest import TODAY
+from tests.staff_fixtures import messages_of, planned
+
+
+def future_chemo(patient):
+    return next(f for f in planned(patient) if f.kind == FillKind.CHEMO and f.date >= TODAY)
+
+
+def test_hold_a_future_chemo_fill_and_undo_it(client_for, staff_a, patient_a):
+    services.fill_record(plan=patient_a.plan, date=TODAY, infusate="fudr", by=staff_a)
+    chemo = future_chemo(patient_a)
+    client = client_for(staff_a)
+    url = reverse("staff:hold_add", args=[patient_a.public_id])
+    response = client.post(url, {"sequence": chemo.sequence, "reason": "ALP rising"}, follow=True)
+    held = ScheduledFill.objects.get(pk=chemo.pk)
+    assert held.held and held.kind == FillKind.HELD and held.infusate == "heparinized_saline"
+    assert any("held" in m for m in messages_of(response))
+    assert "Hold: ALP rising" in response.content.decode()
+    hold = Hold.objects.get(plan=patient_a.plan)
+    assert hold.created_by == staff_a
+    response = client.post(reverse("staff:hold_remove", args=[patient_a.public_id, hold.pk]), follow=True)
+    assert not Hold.objects.exists() and ScheduledFill.objects.get(pk=chemo.pk).kind == FillKind.CHEMO
+    assert any("Hold undone" in m for m in messages_of(response))
+
+
+def test_a_hold_needs_a_reason_and_a_future_chemo_fill(client_for, staff_a, patient_a):
+    client = client_for(staff_a)
+    url = reverse("staff:hold_add", args=[patient_a.public_id])
+    chemo = future_chemo(patient_a)
+    response = client.post(url, {"sequence": chemo.sequence, "reason": ""}, follow=True)
+    assert "Give a reason for the hold." in messages_of(response)
+    overdue = planned(patient_a)[0]  # the first chemo fill, due 6 days ago: not a future fill
+    rest = next(f for f in planned(patient_a) if f.kind == FillKind.REST)
+    for sequence in (overdue.sequence, rest.sequence, 9999):
+        response = client.post(url, {"sequence": sequence, "reason": "ALP"}, follow=True)
+        assert any("Only a future chemo fill can be held" in m for m in messages_of(response))
+    response = client.post(url, {"sequence": "x", "reason": "ALP"}, follow=True)
+    assert "Choose a chemo fill to hold." in messages_of(response)
+    assert not Hold.objects.exists()
+    client.post(url, {"sequence": chemo.sequence, "reason": "ALP"})
+    response = client.post(url, {"sequence": chemo.sequence, "reason": "ALP again"}, follow=True)
+    assert Hold.objects.count() == 1 and response.status_code == 200
+
+
+def test_hold_checklist(client_for, staff_a, staff_b, patient_a, caregiver_a, outsider):
+    chemo = future_chemo(patient_a)
+    url = reverse("staff:hold_add", args=[patient_a.public_id])
+    assert client_for(staff_a).get(url).status_code == 405
+    for user in (staff_b, outsider, patient_a.user, caregiver_a):
+        assert client_for(user).post(url, {"sequence": chemo.sequence, "reason": "x"}).status_code == 404
+    assert not Hold.objects.exists()
+    hold, _ = services.hold_add(plan=patient_a.plan, sequence=chemo.sequence, reason="x", by=staff_a)
+    remove = reverse("staff:hold_remove", args=[patient_a.public_id, hold.pk])
+    assert client_for(staff_a).get(remove).status_code == 405
+    for user in (staff_b, outsider, patient_a.user, caregiver_a):
+        assert client_for(user).post(remove).status_code == 404
+    assert Hold.objects.count() == 1
+    assert client_for(staff_a).post(reverse("staff:hold_remove", args=[patient_a.public_id, 99999])).status_code == 404
+    assert client_for(staff_a).post(reverse("staff:hold_add", args=[uuid.uuid4()])).status_code == 404
+
+
+def test_end_therapy_and_reopen(client_for, staff_a, patient_a):
+    client = client_for(staff_a)
+    url = reverse("staff:therapy_end", args=[patient_a.public_id])
+    assert client.get(url).context["form"].initial["end_date"] == TODAY
+    response = client.post(url, {"end_date": TODAY.isoformat(), "reason": "toxicity", "note": "grade 3"}, follow=True)
+    plan = TherapyPlan.objects.get(patient=patient_a)
+    assert plan.status == "ended" and plan.end_reason == "toxicity" and plan.end_date == TODAY
+    assert not [f for f in planned(patient_a) if f.date > TODAY]
+    assert any("Therapy ended" in m and "cancelled" in m for m in messages_of(response))
+    response = client.post(reverse("staff:therapy_reopen", args=[patient_a.public_id]), follow=True)
+    assert TherapyPlan.objects.get(patient=patient_a).status == "active"
+    assert [f for f in planned(patient_a) if f.date > TODAY]
+    assert "Therapy reopened: fills are planned again." in messages_of(response)
+
+
+def test_end_date_is_validated(client_for, staff_a, patient_a):
+    services.fill_record(plan=patient_a.plan, date=TODAY - dt.timedelta(days=2), infusate="fudr", by=staff_a)
+    url = reverse("staff:therapy_end", args=[patient_a.public_id])
+    client = client_for(staff_a)
+    cases = [
+        ((patient_a.plan.surgery_date - dt.timedelta(days=1)).isoformat(), "before surgery"),
+        ((TODAY - dt.timedelta(days=3)).isoformat(), "after this date"),
+        ("2027-12-31", "within the next 12 months"),
+        ("31/12/2026", "Enter a valid date"),
+    ]
+    for value, message in cases:
+        response = client.post(url, {"end_date": value, "reason": "completed"})
+        assert response.status_code == 200 and message in str(response.context["form"].errors["end_date"])
+    response = client.post(url, {"end_date": TODAY.isoformat(), "reason": "bored"})
+    assert "reason" in response.context["form"].errors
+    assert TherapyPlan.objects.get(patient=patient_a).status == "active"
+
+
+def test_end_checklist(client_for, staff_a, staff_b, patient_a, caregiver_a, outsider):
+    url = reverse("staff:therapy_end", args=[patient_a.public_id])
+    reopen = reverse("staff:therapy_reopen", args=[patient_a.public_id])
+    assert client_for(staff_a).put(url).status_code == 405
+    assert client_for(staff_a).get(reopen).status_code == 405
+    for user in (staff_b, outsider, patient_a.user, caregiver_a):
+        assert client_for(user).post(url, {"end_date": TODAY.isoformat(), "reason": "completed"}).status_code == 404
+        assert client_for(user).post(reopen).status_code == 404
+    assert TherapyPlan.objects.get(patient=patient_a).status == "active"
+    # Reopening an active therapy or ending an ended one only says so.
+    assert client_for(staff_a).post(reopen).status_code == 302
+    services.therapy_end(plan=patient_a.plan, end_date=TODAY, reason="completed")
+    assert client_for(staff_a).get(url).status_code == 302

@@ -1,0 +1,232 @@
+"""Patients: the searchable list, and create / edit with a preview of the first fills before saving."""
+
+import datetime as dt
+import uuid
+
+import pytest
+from django.urls import reverse
+
+from patients.models import Patient
+from schedules.models import FillKind, ScheduledFill, TherapyPlan
+from tests.conftest import TODAY, make_patient
+from tests.staff_fixtures import make_patients, messages_of
+
+
+def create_url(clinic):
+    return reverse("staff:patient_create", args=[clinic.pk])
+
+
+def form_data(clinic, **overrides):
+    data = {
+        "patient-name": "Nina New",
+        "patient-record_number": "A-900",
+        "patient-date_of_birth": "1961-05-17",
+        "patient-email": "nina@example.com",
+        "patient-pump_model": "Intera 3000",
+        "patient-pump_reservoir_ml": "30",
+        "patient-pump_flow_ml_per_day": "1.0",
+        "plan-surgery_date": (TODAY - dt.timedelta(days=3)).isoformat(),
+        "plan-protocol": str(clinic.default_protocol_id),
+        "plan-first_chemo_after_days": "",
+        "plan-cycle_count": "",
+        "save": "1",
+    }
+    data.update(overrides)
+    return data
+
+
+# --- list ---
+
+
+def test_list_searches_name_and_record_number(client_for, staff_a, patient_a, clinic_a):
+    make_patient(clinic_a, "Zed Zimmer", "A-777", surgery=TODAY)
+    client = client_for(staff_a)
+    url = reverse("staff:patients", args=[clinic_a.pk])
+    names = [p.name for p in client.get(url).context["page"].object_list]
+    assert names == ["Alice Ames", "Zed Zimmer"]
+    assert [p.name for p in client.get(url, {"q": "zimm"}).context["page"].object_list] == ["Zed Zimmer"]
+    assert [p.name for p in client.get(url, {"q": "a-100"}).context["page"].object_list] == ["Alice Ames"]
+    assert "No patient matches" in client.get(url, {"q": "nobody"}).content.decode()
+    row = client.get(url).context["page"].object_list[0]
+    assert row.next_fill_date == ScheduledFill.objects.filter(
+        plan__patient=patient_a, recorded=False, active=True
+    ).exclude(kind=FillKind.IMPLANT).order_by("date").first().date
+
+
+def test_list_is_paginated_and_a_bad_page_is_not_an_error(client_for, staff_a, clinic_a):
+    make_patients(clinic_a, 30)
+    client = client_for(staff_a)
+    url = reverse("staff:patients", args=[clinic_a.pk])
+    assert len(client.get(url).context["page"].object_list) == 25
+    assert len(client.get(url, {"page": 2}).context["page"].object_list) == 5
+    assert client.get(url, {"page": "x"}).status_code == 200
+
+
+@pytest.mark.parametrize("count", [2, 30])
+def test_list_queries_are_constant(client_for, staff_a, clinic_a, django_assert_num_queries, count):
+    make_patients(clinic_a, count)
+    client = client_for(staff_a)
+    with django_assert_num_queries(7):
+        client.get(reverse("staff:patients", args=[clinic_a.pk]))
+
+
+def test_list_checklist(client, client_for, staff_a, staff_b, clinic_a, patient_a, caregiver_a, outsider):
+    url = reverse("staff:patients", args=[clinic_a.pk])
+    assert client.get(url).status_code == 302
+    assert client_for(staff_a).post(url).status_code == 405
+    for user in (staff_b, outsider, patient_a.user, caregiver_a):
+        assert client_for(user).get(url).status_code == 404
+
+
+# --- create ---
+
+
+def test_preview_shows_the_first_fills_and_saves_nothing(client_for, staff_a, clinic_a):
+    surgery = TODAY - dt.timedelta(days=4)  # a Friday: the first chemo fill is two weeks later, a Friday too
+    data = form_data(clinic_a, preview="1", **{"plan-surgery_date": surgery.isoformat()})
+    del data["save"]
+    response = client_for(staff_a).post(create_url(clinic_a), data)
+    assert response.status_code == 200
+    preview = response.context["preview"]
+    assert preview[0]["fill"].date == surgery and preview[0]["fill"].kind == FillKind.IMPLANT
+    assert preview[1]["fill"].date == surgery + dt.timedelta(days=14) and preview[1]["infusate"] == "FUDR"
+    assert "Preview: the first fills" in response.content.decode()
+    assert not Patient.objects.filter(record_number="A-900").exists()
+
+
+def test_create_saves_patient_plan_and_projection(client_for, staff_a, clinic_a):
+    response = client_for(staff_a).post(create_url(clinic_a), form_data(clinic_a))
+    patient = Patient.objects.get(record_number="A-900")
+    assert response.status_code == 302 and response.url == reverse("staff:patient", args=[patient.public_id])
+    assert patient.clinic == clinic_a and patient.plan.protocol == clinic_a.default_protocol
+    assert ScheduledFill.objects.filter(plan__patient=patient).count() > 10
+    assert str(patient.public_id) in response.url and "A-900" not in response.url
+
+
+def test_a_planned_surgery_months_ahead_is_allowed(client_for, staff_a, clinic_a):
+    data = form_data(clinic_a, **{"plan-surgery_date": (TODAY + dt.timedelta(days=120)).isoformat()})
+    assert client_for(staff_a).post(create_url(clinic_a), data).status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("patient-record_number", "A-100", "Another patient of this clinic has this record number."),
+        ("patient-record_number", "a-100", "Another patient of this clinic has this record number."),
+        ("patient-date_of_birth", "2999-01-01", "between 1900 and today"),
+        ("patient-date_of_birth", "not a date", "Enter a valid date"),
+        ("plan-surgery_date", "1990-01-01", "within the last 10 years"),
+        ("plan-surgery_date", (TODAY + dt.timedelta(days=500)).isoformat(), "next 12 months"),
+        ("plan-surgery_date", "2026-02-30", "Enter a valid date"),
+        ("patient-pump_reservoir_ml", "-5", "greater than or equal to 1"),
+        ("patient-pump_reservoir_ml", "9999", "less than or equal to 200"),
+        ("patient-pump_flow_ml_per_day", "0", "greater than or equal to 0.1"),
+        ("plan-first_chemo_after_days", "0", "greater than or equal to 1"),
+        ("plan-protocol", "999999", "Select a valid choice"),
+        ("patient-name", "", "This field is required"),
+    ],
+)
+def test_bad_input_gets_a_message_next_to_the_field(client_for, staff_a, clinic_a, patient_a, field, value, message):
+    response = client_for(staff_a).post(create_url(clinic_a), form_data(clinic_a, **{field: value}))
+    assert response.status_code == 200
+    form = response.context["patient_form" if field.startswith("patient") else "plan_form"]
+    assert any(message in error for error in form.errors[field.split("-", 1)[1]]), form.errors
+    assert not Patient.objects.filter(name="Nina New").exists()
+
+
+def test_surgery_before_birth_and_open_ended_with_cycles_are_refused(client_for, staff_a, clinic_a):
+    client = client_for(staff_a)
+    data = form_data(clinic_a, **{"patient-date_of_birth": "2020-01-01", "plan-surgery_date": "2019-06-01"})
+    response = client.post(create_url(clinic_a), data)
+    assert "after the date of birth" in str(response.context["plan_form"].errors)
+    data = form_data(clinic_a, **{"plan-open_ended": "on", "plan-cycle_count": "4"})
+    response = client.post(create_url(clinic_a), data)
+    assert "open-ended plan has no number of cycles" in str(response.context["plan_form"].errors)
+
+
+def test_another_clinics_protocol_cannot_be_chosen(client_for, staff_a, clinic_a, clinic_b):
+    data = form_data(clinic_a, **{"plan-protocol": str(clinic_b.default_protocol_id)})
+    response = client_for(staff_a).post(create_url(clinic_a), data)
+    assert "protocol" in response.context["plan_form"].errors
+
+
+def test_create_checklist(client_for, staff_a, staff_b, clinic_a, patient_a, caregiver_a, outsider):
+    assert client_for(staff_a).get(create_url(clinic_a)).status_code == 200
+    assert client_for(staff_a).put(create_url(clinic_a)).status_code == 405
+    for user in (staff_b, outsider, patient_a.user, caregiver_a):
+        assert client_for(user).post(create_url(clinic_a), form_data(clinic_a)).status_code == 404
+    assert not Patient.objects.filter(record_number="A-900").exists()
+
+
+# --- edit ---
+
+
+def test_edit_changes_the_plan_and_says_what_moved(client_for, staff_a, clinic_a, patient_a):
+    url = reverse("staff:patient_edit", args=[patient_a.public_id])
+    client = client_for(staff_a)
+    page = client.get(url)
+    assert page.status_code == 200 and page.context["patient_form"].initial["record_number"] == "A-100"
+    surgery = patient_a.plan.surgery_date
+    data = form_data(
+        clinic_a,
+        **{"patient-name": "Alice Ames", "patient-record_number": "A-100", "plan-first_chemo_after_days": "21",
+           "plan-surgery_date": surgery.isoformat()},
+    )
+    response = client.post(url, data, follow=True)
+    assert response.status_code == 200
+    assert TherapyPlan.objects.get(patient=patient_a).first_chemo_after_days == 21
+    assert any("Moved: fill 1 from" in m for m in messages_of(response))
+
+
+def test_edit_refuses_a_surgery_after_a_recorded_fill(client_for, staff_a, clinic_a, patient_a):
+    from schedules import services
+
+    services.fill_record(plan=patient_a.plan, date=TODAY - dt.timedelta(days=2), infusate="fudr", by=staff_a)
+    data = form_data(
+        clinic_a, **{"patient-record_number": "A-100", "plan-surgery_date": (TODAY - dt.timedelta(days=1)).isoformat()}
+    )
+    response = client_for(staff_a).post(reverse("staff:patient_edit", args=[patient_a.public_id]), data)
+    assert "cannot be after it" in str(response.context["plan_form"].errors["surgery_date"])
+
+
+def test_edit_checklist(client_for, staff_a, staff_b, patient_a, caregiver_a, outsider, clinic_a):
+    url = reverse("staff:patient_edit", args=[patient_a.public_id])
+    assert client_for(staff_a).delete(url).status_code == 405
+    for user in (staff_b, outsider, patient_a.user, caregiver_a):
+        assert client_for(user).get(url).status_code == 404
+        assert client_for(user).post(url, form_data(clinic_a, **{"patient-name": "Hacked"})).status_code == 404
+    assert Patient.objects.get(pk=patient_a.pk).name == "Alice Ames"
+    assert client_for(staff_a).get(reverse("staff:patient_edit", args=[uuid.uuid4()])).status_code == 404
+    assert client_for(staff_a).get("/clinic/patients/not-a-uuid/edit/").status_code == 404
+
+
+# --- detail ---
+
+
+def test_detail_shows_fills_and_actions(client_for, staff_a, patient_a):
+    response = client_for(staff_a).get(reverse("staff:patient", args=[patient_a.public_id]))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Alice Ames" in body and "A-100" in body and "Hold chemo" in body and "Record the" in body
+    assert response.context["next_fill"].kind == FillKind.CHEMO
+
+
+@pytest.mark.parametrize("fills", [0, 3])
+def test_detail_queries_are_constant(client_for, staff_a, patient_a, django_assert_num_queries, fills):
+    from schedules import services
+
+    for i in range(fills):
+        services.fill_record(
+            plan=patient_a.plan, date=TODAY - dt.timedelta(days=6 - i), infusate="fudr", by=staff_a, volume_in_ml=30
+        )
+    client = client_for(staff_a)
+    with django_assert_num_queries(13):  # 12, and the audit line of this view
+        assert client.get(reverse("staff:patient", args=[patient_a.public_id])).status_code == 200
+
+
+def test_detail_checklist(client_for, staff_a, staff_b, patient_a, caregiver_a, outsider):
+    url = reverse("staff:patient", args=[patient_a.public_id])
+    assert client_for(staff_a).post(url).status_code == 405
+    for user in (staff_b, outsider, patient_a.user, caregiver_a):
+        assert client_for(user).get(url).status_code == 404
+    assert client_for(staff_a).get(reverse("staff:patient", args=[uuid.uuid4()])).status_code == 404

@@ -1,0 +1,151 @@
+"""Clinic settings: open weekdays, closures (several at once, US holidays), protocols; each recomputes the clinic."""
+
+import datetime as dt
+
+from django.urls import reverse
+
+from patients.models import Clinic
+from schedules.models import ClinicClosure, Protocol, ScheduledFill
+from tests.conftest import TODAY
+from tests.staff_fixtures import messages_of, planned
+
+
+def settings_url(clinic):
+    return reverse("staff:clinic_settings", args=[clinic.pk])
+
+
+def test_settings_page_shows_weekdays_closures_and_protocols(client_for, staff_a, clinic_a):
+    ClinicClosure.objects.create(clinic=clinic_a, date=TODAY + dt.timedelta(days=3), name="Staff day")
+    response = client_for(staff_a).get(settings_url(clinic_a))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Staff day" in body and "Standard" in body and 'value="4"' in body
+
+
+def test_closing_a_weekday_moves_fills_and_says_how_many(client_for, staff_a, clinic_a, patient_a):
+    # patient_a's fills fall on Wednesdays (surgery on a Wednesday, steps of 14 days): close Wednesdays.
+    assert {f.date.weekday() for f in planned(patient_a)} == {2}
+    chemo = planned(patient_a)[1]
+    data = {"clinic-open_days": ["0", "1", "3", "4"], "clinic-flow_tolerance_percent": "20",
+            "clinic-default_protocol": str(clinic_a.default_protocol_id)}
+    response = client_for(staff_a).post(settings_url(clinic_a), data, follow=True)
+    assert Clinic.objects.get(pk=clinic_a.pk).open_weekdays == "0134"
+    assert 2 not in {f.date.weekday() for f in planned(patient_a)}
+    moved = [m for m in messages_of(response) if m.startswith("Settings saved.")]
+    assert moved and "planned fill" in moved[0] and not moved[0].startswith("Settings saved. 0 ")
+    assert ScheduledFill.objects.get(pk=chemo.pk).revision > chemo.revision
+
+
+def test_settings_reject_no_open_day_and_a_bad_tolerance(client_for, staff_a, clinic_a):
+    data = {"clinic-flow_tolerance_percent": "500", "clinic-default_protocol": ""}
+    response = client_for(staff_a).post(settings_url(clinic_a), data)
+    errors = response.context["form"].errors
+    assert "Choose at least one open weekday." in errors["open_days"]
+    assert "flow_tolerance_percent" in errors
+    assert Clinic.objects.get(pk=clinic_a.pk).open_weekdays == "01234"
+
+
+def test_add_several_closures_at_once(client_for, staff_a, clinic_a, patient_a):
+    lines = f"{(TODAY + dt.timedelta(days=7)).isoformat()} Staff day\n\n{(TODAY + dt.timedelta(days=8)).isoformat()}\n"
+    url = reverse("staff:closures_add", args=[clinic_a.pk])
+    response = client_for(staff_a).post(url, {"closures-lines": lines}, follow=True)
+    assert sorted(c.name for c in ClinicClosure.objects.filter(clinic=clinic_a)) == ["", "Staff day"]
+    assert any(m.startswith("2 closure dates added.") for m in messages_of(response))
+    # The same dates again: kept once.
+    response = client_for(staff_a).post(url, {"closures-lines": lines}, follow=True)
+    assert ClinicClosure.objects.filter(clinic=clinic_a).count() == 2
+    assert any(m.startswith("0 closure dates added.") for m in messages_of(response))
+
+
+def test_bad_closure_lines_say_which_line(client_for, staff_a, clinic_a):
+    url = reverse("staff:closures_add", args=[clinic_a.pk])
+    response = client_for(staff_a).post(url, {"closures-lines": "2026-04-01\nnext tuesday\n2026-02-30\n1999-01-01"})
+    assert response.status_code == 400
+    errors = response.context["closures_form"].errors["lines"]
+    assert errors == [
+        "Line 2: not a date (YYYY-MM-DD).",
+        "Line 3: not a date (YYYY-MM-DD).",
+        "Line 4: choose a date between last year and five years ahead.",
+    ]
+    assert not ClinicClosure.objects.exists()
+    assert client_for(staff_a).post(url, {"closures-lines": "  \n"}).status_code == 400
+
+
+def test_us_holidays_for_a_year(client_for, staff_a, clinic_a):
+    url = reverse("staff:closures_add", args=[clinic_a.pk])
+    client_for(staff_a).post(url, {"holidays-year": "2027"})
+    dates = set(ClinicClosure.objects.filter(clinic=clinic_a).values_list("date", flat=True))
+    assert dt.date(2027, 12, 25) in dates and dt.date(2027, 7, 5) in dates  # 4 July 2027 is a Sunday: observed
+    assert client_for(staff_a).post(url, {"holidays-year": "1900"}).status_code == 400
+
+
+def test_remove_a_closure(client_for, staff_a, clinic_a, patient_a):
+    closure = ClinicClosure.objects.create(clinic=clinic_a, date=TODAY + dt.timedelta(days=2))
+    response = client_for(staff_a).post(reverse("staff:closure_remove", args=[clinic_a.pk, closure.pk]), follow=True)
+    assert not ClinicClosure.objects.exists() and any("removed" in m for m in messages_of(response))
+
+
+def test_protocol_create_and_edit_recompute_plans(client_for, staff_a, clinic_a, patient_a):
+    client = client_for(staff_a)
+    data = {
+        "name": "Two then four", "first_chemo_after_days": "14", "cycle_count": "4",
+        "maintenance_infusate": "glycerin", "maintenance_days": "28",
+        "chemo_infusate": "fudr_dex", "chemo_days": "14", "rest_infusate": "heparinized_saline", "rest_days": "28",
+        "rest2_infusate": "", "rest2_days": "",
+    }
+    response = client.post(reverse("staff:protocol_create", args=[clinic_a.pk]), data)
+    created = Protocol.objects.get(clinic=clinic_a, name="Two then four")
+    assert response.status_code == 302
+    assert created.cycle_steps == [{"infusate": "fudr_dex", "days": 14}, {"infusate": "heparinized_saline", "days": 28}]
+    standard = clinic_a.default_protocol
+    edit = reverse("staff:protocol_edit", args=[clinic_a.pk, standard.pk])
+    page = client.get(edit)
+    assert page.context["form"].initial["rest_days"] == 14
+    rest = next(f for f in planned(patient_a) if f.kind == "rest")
+    changed = dict(data, name="Standard", rest_days="21", maintenance_infusate="heparinized_saline",
+                   maintenance_days="14", cycle_count="6", chemo_infusate="fudr")
+    response = client.post(edit, changed, follow=True)
+    assert Protocol.objects.get(pk=standard.pk).cycle_steps[1]["days"] == 21
+    assert ScheduledFill.objects.get(pk=rest.pk).phase_days == 21
+    assert any("planned fill" in m and "moved" in m for m in messages_of(response))
+
+
+def test_protocol_bad_input(client_for, staff_a, clinic_a):
+    url = reverse("staff:protocol_create", args=[clinic_a.pk])
+    data = {
+        "name": "standard", "first_chemo_after_days": "0", "cycle_count": "-1",
+        "maintenance_infusate": "fudr", "maintenance_days": "14",
+        "chemo_infusate": "heparinized_saline", "chemo_days": "400", "rest_infusate": "fudr", "rest_days": "14",
+        "rest2_infusate": "saline", "rest2_days": "",
+    }
+    response = client_for(staff_a).post(url, data)
+    errors = response.context["form"].errors
+    for field in ("name", "first_chemo_after_days", "cycle_count", "maintenance_infusate", "chemo_infusate",
+                  "chemo_days", "rest_infusate", "rest2_days"):
+        assert field in errors, field
+    assert Protocol.objects.filter(clinic=clinic_a).count() == 1
+
+
+def test_checklist(client_for, staff_a, staff_b, clinic_a, clinic_b, patient_a, caregiver_a, outsider):
+    closure = ClinicClosure.objects.create(clinic=clinic_a, date=TODAY + dt.timedelta(days=2))
+    urls = {
+        settings_url(clinic_a): "get",
+        reverse("staff:closures_add", args=[clinic_a.pk]): "post",
+        reverse("staff:closure_remove", args=[clinic_a.pk, closure.pk]): "post",
+        reverse("staff:protocol_create", args=[clinic_a.pk]): "get",
+        reverse("staff:protocol_edit", args=[clinic_a.pk, clinic_a.default_protocol_id]): "get",
+    }
+    for url, method in urls.items():
+        for user in (staff_b, outsider, patient_a.user, caregiver_a):
+            assert getattr(client_for(user), method)(url).status_code == 404, (url, user)
+    assert client_for(staff_a).get(reverse("staff:closures_add", args=[clinic_a.pk])).status_code == 405
+    assert client_for(staff_a).get(reverse("staff:closure_remove", args=[clinic_a.pk, closure.pk])).status_code == 405
+    assert client_for(staff_a).put(settings_url(clinic_a)).status_code == 405
+    # Clinic B's closure or protocol under clinic A's URL: 404.
+    other = ClinicClosure.objects.create(clinic=clinic_b, date=TODAY + dt.timedelta(days=2))
+    assert client_for(staff_a).post(reverse("staff:closure_remove", args=[clinic_a.pk, other.pk])).status_code == 404
+    b_protocol = reverse("staff:protocol_edit", args=[clinic_a.pk, clinic_b.default_protocol_id])
+    assert client_for(staff_a).get(b_protocol).status_code == 404
+    assert ClinicClosure.objects.count() == 2
+    assert client_for(staff_b).post(settings_url(clinic_a), {"clinic-open_days": ["0"]}).status_code == 404
+    assert Clinic.objects.get(pk=clinic_a.pk).open_weekdays == "01234"
