@@ -19,6 +19,7 @@ from django.utils.formats import date_format
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from patients import access, forms
+from patients import services as account_services
 from schedules import engine, selectors, services
 from schedules import views as schedule_views
 from schedules.models import ClinicClosure, FillKind, Hold, Infusate, Protocol, RecordedFill, ScheduledFill, TherapyPlan
@@ -405,7 +406,7 @@ def therapy_reopen(request, public_id):
 
 
 def _send_link(request, user, template: str) -> None:
-    services.set_password_email_send(user=user, base_url=request.build_absolute_uri("/"), template=template)
+    account_services.set_password_email_send(user=user, base_url=request.build_absolute_uri("/"), template=template)
 
 
 @require_POST
@@ -419,8 +420,8 @@ def patient_login_create(request, public_id):
         messages.error(request, "Enter a valid email address for the patient's sign-in.")
     else:
         try:
-            user = services.patient_login_create(patient=patient, email=form.cleaned_data["email"])
-        except services.AccountRefused as error:
+            user = account_services.patient_login_create(patient=patient, email=form.cleaned_data["email"])
+        except account_services.AccountRefused as error:
             messages.error(request, str(error))
         else:
             _send_link(request, user, "staff_patient_invite")
@@ -432,7 +433,7 @@ def patient_login_create(request, public_id):
 @access.staff_required
 def patient_login_revoke(request, public_id):
     patient = access.get_patient(request, public_id, edit=True)
-    services.patient_login_revoke(patient=patient)
+    account_services.patient_login_revoke(patient=patient)
     messages.success(request, "The patient's sign-in was removed.")
     return redirect(_patient_url(patient) + "#access")
 
@@ -446,8 +447,10 @@ def caregiver_grant(request, public_id):
         messages.error(request, "Enter a valid email address for the caregiver.")
         return redirect(_patient_url(patient) + "#access")
     try:
-        grant, created = services.caregiver_grant(patient=patient, email=form.cleaned_data["email"], by=request.user)
-    except services.AccountRefused as error:
+        grant, created = account_services.caregiver_grant(
+            patient=patient, email=form.cleaned_data["email"], by=request.user
+        )
+    except account_services.AccountRefused as error:
         messages.error(request, str(error))
         return redirect(_patient_url(patient) + "#access")
     if created:
@@ -465,7 +468,7 @@ def caregiver_grant(request, public_id):
 def caregiver_revoke(request, public_id, grant_id: int):
     patient = access.get_patient(request, public_id, edit=True)
     grant = get_object_or_404(patient.caregiver_grants.active(), pk=grant_id)
-    services.caregiver_revoke(grant=grant)
+    account_services.caregiver_revoke(grant=grant)
     messages.success(request, f"Access of {grant.user.email or grant.user.username} revoked.")
     return redirect(_patient_url(patient) + "#access")
 

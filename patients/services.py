@@ -1,0 +1,99 @@
+"""Sign-ins for patients and caregivers: created, granted and revoked by clinic staff.
+
+The set-your-password email uses Django's password-reset tokens (single use, expiring), so no password
+ever passes through staff hands.
+"""
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.tokens import default_token_generator
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from patients.models import CaregiverAccess, Patient
+
+
+def _account_user(email: str):
+    User = get_user_model()
+    user = User.objects.filter(username__iexact=email).first()
+    if user is None:
+        user = User(username=email, email=email)
+        user.set_unusable_password()
+    user.is_active = True
+    user.save()
+    return user
+
+
+class AccountRefused(Exception):
+    """The email belongs to someone who cannot take this sign-in (clinic staff, another patient)."""
+
+
+@transaction.atomic
+def patient_login_create(*, patient, email: str):
+    """Give a patient a sign-in (username = email). The caller sends the set-your-password link."""
+    existing = get_user_model().objects.filter(username__iexact=email).first()
+    if existing is not None and (existing.memberships.exists() or hasattr(existing, "patient")):
+        raise AccountRefused("This email already belongs to another account; use another email.")
+    user = _account_user(email)
+    patient.user = user
+    patient.save(update_fields=["user"])
+    return user
+
+
+@transaction.atomic
+def caregiver_grant(*, patient, email: str, by):
+    """Let a caregiver follow a patient (read-only). Returns (grant, created)."""
+    existing = get_user_model().objects.filter(username__iexact=email).first()
+    if existing is not None and existing.memberships.exists():
+        raise AccountRefused("This email belongs to clinic staff; use the caregiver's own email.")
+    user = _account_user(email)
+    grant = CaregiverAccess.objects.active().filter(patient=patient, user=user).first()
+    if grant is not None:
+        return grant, False
+    return CaregiverAccess.objects.create(patient=patient, user=user, granted_by=by), True
+
+
+def _deactivate_if_unused(user) -> None:
+    if (
+        not user.caregiver_grants.filter(revoked_at__isnull=True).exists()
+        and not Patient.objects.filter(user=user).exists()
+        and not user.memberships.exists()
+        and not user.is_staff
+    ):
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+
+
+@transaction.atomic
+def caregiver_revoke(*, grant) -> None:
+    grant.revoked_at = timezone.now()
+    grant.save(update_fields=["revoked_at"])
+    _deactivate_if_unused(grant.user)
+
+
+@transaction.atomic
+def patient_login_revoke(*, patient) -> None:
+    user = patient.user
+    patient.user = None
+    patient.save(update_fields=["user"])
+    if user is not None:
+        _deactivate_if_unused(user)
+
+
+def set_password_email_send(*, user, base_url: str, template: str) -> None:
+    """Email a set-your-password link (Django's password-reset token: single use, expires)."""
+    path = reverse(
+        "password_reset_confirm",
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": default_token_generator.make_token(user),
+        },
+    )
+    context = {"user": user, "link": base_url.rstrip("/") + path}
+    subject = render_to_string(f"emails/{template}_subject.txt", context).strip()
+    body = render_to_string(f"emails/{template}.txt", context)
+    send_mail(subject, body, None, [user.email])
