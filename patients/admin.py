@@ -17,6 +17,19 @@ class ClinicScopedMixin:
         return qs.filter(**{f"{self.clinic_path}__in": access.staff_clinics(request.user)})
 
 
+class ReadOnlyMixin:
+    """Records that are derived or are evidence: read here, never changed from the admin."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class ClinicScopedAdmin(ClinicScopedMixin, SimpleHistoryAdmin):
     """The change history of each record is one click away (django-simple-history)."""
 
@@ -55,18 +68,7 @@ class CaregiverAccessAdmin(ClinicScopedAdmin):
 
 
 @admin.register(AccessEvent)
-class AccessEventAdmin(ClinicScopedMixin, admin.ModelAdmin):
-    """The access log is evidence: readable here, never changed."""
-
+class AccessEventAdmin(ReadOnlyMixin, ClinicScopedMixin, admin.ModelAdmin):
     clinic_path = "patient__clinic"
     list_display = ["at", "user", "patient", "action", "detail"]
     list_filter = ["action"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -2,9 +2,17 @@
 
 from django.contrib import admin
 
-from patients.admin import ClinicScopedAdmin, ClinicScopedMixin
+from patients.admin import ClinicScopedAdmin, ClinicScopedMixin, ReadOnlyMixin
 from schedules import services
-from schedules.models import ClinicClosure, Hold, Protocol, RecordedFill, ScheduledFill, TherapyPlan
+from schedules.models import (
+    CalendarSubscription,
+    ClinicClosure,
+    Hold,
+    Protocol,
+    RecordedFill,
+    ScheduledFill,
+    TherapyPlan,
+)
 
 
 class RecomputesPlanAdmin(ClinicScopedAdmin):
@@ -84,18 +92,23 @@ class HoldAdmin(RecomputesPlanAdmin):
 
 
 @admin.register(ScheduledFill)
-class ScheduledFillAdmin(ClinicScopedMixin, admin.ModelAdmin):
+class ScheduledFillAdmin(ReadOnlyMixin, ClinicScopedMixin, admin.ModelAdmin):
     """The projection is derived: read it here, change it through its inputs."""
 
     clinic_path = "clinic"
     list_display = ["plan", "sequence", "date", "infusate", "kind", "cycle", "recorded", "active", "revision"]
     list_filter = ["kind", "recorded", "active"]
 
+
+@admin.register(CalendarSubscription)
+class CalendarSubscriptionAdmin(ClinicScopedAdmin):
+    """Links are managed on the site (the secret is shown once there); here they can be read and stopped."""
+
+    clinic_path = "patient__clinic"
+    list_display = ["name", "patient", "detail", "created_at", "last_fetched_at", "revoked_at"]
+    list_filter = ["detail"]
+    exclude = ["token_hash"]
+    readonly_fields = ["public_id", "patient", "owner", "name", "detail", "created_by", "created_at", "last_fetched_at"]
+
     def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
         return False

@@ -139,7 +139,7 @@ def client_for():
         session = client.session
         # As the sign-in left it, so a first request has no session to write (query counts stay exact).
         session[security.SIGNED_IN_AT] = session[security.LAST_SEEN_AT] = time.time()
-        session[security.IS_STAFF] = user.memberships.exists()
+        session[security.IS_STAFF] = user.is_staff or user.memberships.exists()
         if session[security.IS_STAFF]:
             session[DEVICE_ID_SESSION_KEY] = verified_totp_device(user).persistent_id
         session.save()
