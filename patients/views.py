@@ -218,7 +218,7 @@ def patient_detail(request, public_id):
     today = patient.clinic.today()
     fills = selectors.patient_fills(patient)
     recorded = {f.date: f for f in plan.recorded_fills.select_related("recorded_by")}
-    holds = {h.sequence: h for h in plan.holds.all()}
+    holds = services.holds_by_sequence(fills, plan.holds.all())
     rows = []
     for fill in fills:
         rows.append(

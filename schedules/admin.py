@@ -88,7 +88,7 @@ class RecordedFillAdmin(RecomputesPlanAdmin):
 
 @admin.register(Hold)
 class HoldAdmin(RecomputesPlanAdmin):
-    list_display = ["plan", "sequence", "planned_date", "reason"]
+    list_display = ["plan", "cycle", "attempt", "planned_date", "reason"]
 
 
 @admin.register(ScheduledFill)

@@ -15,6 +15,7 @@ import bisect
 import enum
 import itertools
 import math
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -133,10 +134,14 @@ def project(
     *,
     today: date,
     recorded: tuple[RecordedFill, ...] = (),
-    holds: frozenset[int] = frozenset(),
+    holds: frozenset[tuple[int, int]] = frozenset(),
     horizon_days: int = DEFAULT_HORIZON_DAYS,
 ) -> list[Fill]:
     """All fills of the plan, recorded and planned, in date order.
+
+    ``holds`` are the care team's holds of future chemo fills (S6), each as (cycle, attempt): the
+    attempt-th time that cycle's chemo fill is due (1 for the first, 2 after one hold, ...). Named
+    so, a hold stays on its appointment when an earlier fill is recorded late, early or as held.
 
     Raises ValueError for a protocol the engine cannot walk (steps of less than a day, a chemo step
     without chemo, ...) and for recorded fills before surgery or two on one date: those are input
@@ -158,6 +163,7 @@ def project(
     # S5/S6: each recorded fill takes the place of the fill expected next.
     slot = _first_slot(protocol)
     chemo_given = 0
+    held_attempts: Counter[int] = Counter()  # per cycle: how often its chemo fill was held so far
     for fact in facts:
         expected, cycle, step = slot
         if fact.infusate.is_chemo:
@@ -174,6 +180,8 @@ def project(
         else:
             kind, days = FillKind.MAINTENANCE, protocol.maintenance.days
         held = kind is FillKind.HELD
+        if held:
+            held_attempts[cycle] += 1
         rows.append(_Row(len(rows), fact.date, fact.infusate, kind, cycle, days, held=held, source=fact))
     newest_fact = len(rows) - 1
 
@@ -191,8 +199,9 @@ def project(
         if day > last_day:
             break
         seq = len(rows)
-        held = expected is FillKind.CHEMO and seq in holds
+        held = expected is FillKind.CHEMO and (cycle, held_attempts[cycle] + 1) in holds
         if held:
+            held_attempts[cycle] += 1
             # S6: the care team's hold; saline keeps the catheter open, the chemo fill comes again.
             kind, infusate, days = FillKind.HELD, Infusate.HEPARINIZED_SALINE, steps[0].days
         elif expected is FillKind.CHEMO:

@@ -198,10 +198,15 @@ class RecordedFill(models.Model):
 
 
 class Hold(models.Model):
-    """Staff hold a future chemo fill (S6): it is given as heparinized saline instead."""
+    """Staff hold a future chemo fill (S6): it is given as heparinized saline instead.
+
+    The fill is named by its cycle and attempt (the attempt-th time that cycle's chemo is due), which
+    stays with the appointment when earlier fills are recorded late, early or held (engine.project).
+    """
 
     plan = models.ForeignKey(TherapyPlan, on_delete=models.CASCADE, related_name="holds")
-    sequence = models.PositiveIntegerField(help_text="Which fill of the plan (its stable number) is held.")
+    cycle = models.PositiveSmallIntegerField()
+    attempt = models.PositiveSmallIntegerField(default=1)
     planned_date = models.DateField(help_text="The date the held fill was planned on when it was held.")
     reason = models.CharField(max_length=300)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
@@ -209,10 +214,14 @@ class Hold(models.Model):
     history = HistoricalRecords()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["plan", "sequence"], name="one_hold_per_fill")]
+        constraints = [models.UniqueConstraint(fields=["plan", "cycle", "attempt"], name="one_hold_per_chemo_fill")]
 
     def __str__(self) -> str:
-        return f"Hold of fill {self.sequence} ({self.planned_date})"
+        return f"Hold of cycle {self.cycle} ({self.planned_date})"
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return (self.cycle, self.attempt)
 
 
 class ScheduledFill(models.Model):

@@ -12,12 +12,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from patients.models import Clinic
 from schedules import engine
-from schedules.models import Hold, Protocol, RecordedFill, ScheduledFill, TherapyPlan
+from schedules.models import FillKind, Hold, Protocol, RecordedFill, ScheduledFill, TherapyPlan
 
 RECOMPUTE_CHUNK = 500
 
@@ -86,7 +87,7 @@ def project_plan(plan: TherapyPlan, *, calendar: engine.ClinicCalendar, today: d
         calendar,
         today=today,
         recorded=engine_recorded(plan.recorded_fills.all()),
-        holds=frozenset(h.sequence for h in plan.holds.all()),
+        holds=frozenset(h.key for h in plan.holds.all()),
         horizon_days=settings.SCHEDULE_HORIZON_DAYS,
     )
 
@@ -236,12 +237,36 @@ def fill_correct(*, fill: RecordedFill, by, **changes) -> RecomputeResult:
 
 @transaction.atomic
 def hold_add(*, plan: TherapyPlan, sequence: int, reason: str, by) -> tuple[Hold, RecomputeResult]:
+    """Hold the planned chemo fill that is the plan's fill number `sequence` now."""
     plan = _locked(plan)
-    row = ScheduledFill.objects.get(plan=plan, sequence=sequence, active=True, recorded=False)
-    hold = Hold(plan=plan, sequence=sequence, planned_date=row.date, reason=reason, created_by=by)
+    row = ScheduledFill.objects.filter(
+        plan=plan, sequence=sequence, active=True, recorded=False, kind=FillKind.CHEMO
+    ).first()
+    if row is None:  # recorded, moved or recomputed since the page was shown
+        raise ValidationError("That fill is no longer a planned chemo fill: look at the schedule again.")
+    held_before = ScheduledFill.objects.filter(
+        plan=plan, active=True, kind=FillKind.HELD, cycle=row.cycle, sequence__lt=sequence
+    ).count()
+    hold = Hold(
+        plan=plan, cycle=row.cycle, attempt=held_before + 1, planned_date=row.date, reason=reason, created_by=by
+    )
     hold.full_clean()
     hold.save()
     return hold, recompute_plans([plan])
+
+
+def holds_by_sequence(fills: Iterable[ScheduledFill], holds: Iterable[Hold]) -> dict[int, Hold]:
+    """Which planned held fill each hold is on: the attempt-th held fill of its cycle."""
+    by_key = {hold.key: hold for hold in holds}
+    attempts: dict[int, int] = {}
+    placed = {}
+    for fill in sorted(fills, key=lambda f: f.sequence):
+        if fill.kind == FillKind.HELD:
+            attempts[fill.cycle] = attempts.get(fill.cycle, 0) + 1
+            hold = by_key.get((fill.cycle, attempts[fill.cycle]))
+            if hold is not None and not fill.recorded:
+                placed[fill.sequence] = hold
+    return placed
 
 
 @transaction.atomic
@@ -324,10 +349,10 @@ def plan_preview(*, plan: TherapyPlan, clinic: Clinic, count: int = 8) -> list[e
     """The first fills an unsaved plan would produce, from today's clinic calendar and the plan's recorded fills."""
     calendar = clinic_calendar(clinic, clinic.closures.values_list("date", flat=True))
     recorded: tuple[engine.RecordedFill, ...] = ()
-    holds: frozenset[int] = frozenset()
+    holds: frozenset[tuple[int, int]] = frozenset()
     if plan.pk:
         recorded = engine_recorded(RecordedFill.objects.filter(plan_id=plan.pk))
-        holds = frozenset(Hold.objects.filter(plan_id=plan.pk).values_list("sequence", flat=True))
+        holds = frozenset(h.key for h in Hold.objects.filter(plan_id=plan.pk))
     fills = engine.project(
         engine_plan(plan),
         calendar,

@@ -66,7 +66,7 @@ def test_closures_are_shown_with_their_name():
 
 
 def test_held_and_maintenance_phases():
-    all_fills = fills(holds=frozenset({3}))
+    all_fills = fills(holds=frozenset({(2, 1)}))  # the first attempt at cycle 2
     month = month_calendar.month_grid(2026, 4, fills=all_fills, today=TODAY)
     held = day_of(month, dt.date(2026, 4, 1))
     assert held.phase == "held" and held.refill_words.startswith("Chemotherapy is on hold")
@@ -162,7 +162,7 @@ def test_where_in_maintenance():
 
 
 def test_what_goes_in_words():
-    held = next(f for f in fills(holds=frozenset({3})) if f.held)
+    held = next(f for f in fills(holds=frozenset({(2, 1)})) if f.held)
     assert progress.what_goes_in(held) == "Chemotherapy is on hold: heparinized saline goes in instead"
     dex = fills(recorded=[RecordedFill(dt.date(2026, 3, 4), Infusate.FUDR_DEX)])[1]
     assert progress.what_goes_in(dex) == "FUDR with dexamethasone (chemotherapy)"
@@ -184,7 +184,7 @@ def test_tel_href():
 
 
 def test_timeline_has_a_bar_per_phase_from_surgery_to_the_end():
-    all_fills = fills(end=dt.date(2026, 6, 1), holds=frozenset({3}), closures=frozenset({dt.date(2026, 4, 29)}))
+    all_fills = fills(end=dt.date(2026, 6, 1), holds=frozenset({(2, 1)}), closures=frozenset({dt.date(2026, 4, 29)}))
     line = timeline.build(all_fills, today=TODAY, end_date=dt.date(2026, 6, 1), cycles_total=6)
     assert line.start == SURGERY and line.end == dt.date(2026, 6, 1)
     assert [b.start for b in line.bars] == [f.date for f in all_fills]

@@ -50,7 +50,7 @@ def run(
     *,
     today: date = SURGERY,
     recorded: tuple[RecordedFill, ...] = (),
-    holds: frozenset[int] = frozenset(),
+    holds: frozenset[tuple[int, int]] = frozenset(),
     horizon_days: int = 365,
 ) -> list[Fill]:
     return project(
@@ -285,15 +285,30 @@ def test_s6_hold_lengthens_the_rest() -> None:
 
 
 def test_s6_planned_hold_shows_and_keeps_the_cycle_count() -> None:
-    fills = run(holds=frozenset({3}), horizon_days=400)
+    fills = run(holds=frozenset({(2, 1)}), horizon_days=400)
     held = by_seq(fills)[3]
     assert (held.kind, held.cycle, held.held, held.infusate) == (FillKind.HELD, 2, True, SALINE)
     assert (by_seq(fills)[4].kind, by_seq(fills)[4].cycle) == (FillKind.CHEMO, 2)
     assert [f.cycle for f in fills if f.kind is FillKind.CHEMO] == [1, 2, 3, 4, 5, 6]
 
 
-def test_s6_hold_on_a_rest_fill_is_ignored() -> None:
-    assert run(holds=frozenset({2})) == run()
+def test_s6_hold_of_a_cycle_that_never_comes_is_ignored() -> None:
+    assert run(holds=frozenset({(9, 1)})) == run()
+
+
+def test_s6_a_planned_hold_stays_on_its_appointment_when_an_earlier_chemo_fill_is_held_at_the_visit() -> None:
+    # Staff hold cycle 3's chemo ahead of time; then cycle 2 is held at its visit (saline recorded).
+    recorded = (RecordedFill(after(14), FUDR), RecordedFill(after(28), SALINE), RecordedFill(after(42), SALINE))
+    fills = run(today=after(43), recorded=recorded, holds=frozenset({(3, 1)}), horizon_days=400)
+    chemo_attempts = [(f.cycle, f.kind) for f in fills if f.cycle in (2, 3) and f.kind is not FillKind.REST]
+    assert chemo_attempts == [(2, FillKind.HELD), (2, FillKind.CHEMO), (3, FillKind.HELD), (3, FillKind.CHEMO)]
+
+
+def test_s6_a_second_hold_of_the_same_cycle_holds_its_next_attempt() -> None:
+    fills = run(holds=frozenset({(2, 1), (2, 2)}), horizon_days=400)
+    assert [f.kind for f in fills if f.cycle == 2 and f.kind is not FillKind.REST] == [
+        FillKind.HELD, FillKind.HELD, FillKind.CHEMO,
+    ]
 
 
 # S7 -------------------------------------------------------------------------------------------------
@@ -592,7 +607,7 @@ def scenarios(draw: st.DrawFn) -> dict:
         "calendar": calendar,
         "today": surgery + days(draw(st.integers(-30, offset + 120))),
         "recorded": tuple(recorded),
-        "holds": draw(st.frozensets(st.integers(0, 40), max_size=6)),
+        "holds": draw(st.frozensets(st.tuples(st.integers(1, 8), st.integers(1, 2)), max_size=6)),
         "horizon_days": draw(st.integers(0, 400)),
     }
 

@@ -124,3 +124,20 @@ def test_a_protocol_cannot_maintain_with_chemotherapy(clinic_a):
     protocol.maintenance_infusate = "fudr"
     with pytest.raises(ValidationError):
         services.protocol_save(protocol=protocol)
+
+
+def test_a_hold_stays_on_its_chemo_fill_when_an_earlier_chemo_is_held_at_the_visit(patient_a, staff_a):
+    plan = patient_a.plan
+    services.fill_record(plan=plan, date=TODAY, infusate="fudr", by=staff_a)  # cycle 1
+    cycle_3 = next(r for r in planned(patient_a) if r.kind == FillKind.CHEMO and r.cycle == 3)
+    services.hold_add(plan=plan, sequence=cycle_3.sequence, reason="ALP rising", by=staff_a)
+    rest = planned(patient_a)[0]
+    services.fill_record(plan=plan, date=rest.date, infusate="heparinized_saline", by=staff_a)
+    cycle_2 = planned(patient_a)[0]
+    services.fill_record(plan=plan, date=cycle_2.date, infusate="heparinized_saline", by=staff_a)  # held at visit
+    attempts = [(r.cycle, r.kind) for r in planned(patient_a) if r.kind in (FillKind.CHEMO, FillKind.HELD)][:3]
+    assert attempts == [(2, FillKind.CHEMO), (3, FillKind.HELD), (3, FillKind.CHEMO)]
+    held = next(r for r in planned(patient_a) if r.kind == FillKind.HELD)
+    assert services.holds_by_sequence(planned(patient_a), Hold.objects.filter(plan=plan)) == {
+        held.sequence: Hold.objects.get(plan=plan)
+    }

@@ -31,7 +31,7 @@ def patient_record(patient: Patient) -> dict:
             else None
         ),
         "recorded_fills": rows(plan.recorded_fills.order_by("date"), exclude=["recorded_by"]) if plan else [],
-        "holds": rows(plan.holds.order_by("sequence"), exclude=["created_by"]) if plan else [],
+        "holds": rows(plan.holds.order_by("cycle", "attempt"), exclude=["created_by"]) if plan else [],
         "schedule": rows(ScheduledFill.objects.filter(plan=plan, active=True), exclude=["clinic"]) if plan else [],
         "caregivers": [
             {"user": grant.user.get_username(), "granted_at": grant.granted_at, "revoked_at": grant.revoked_at}
