@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from patients import audit
 from patients.models import Clinic, Patient
@@ -66,15 +67,18 @@ def get_patient(request, public_id, *, edit: bool = False) -> Patient:
     except (Patient.DoesNotExist, ValidationError, ValueError, TypeError):
         raise Http404("No such patient.") from None
     audit.record_view(request, patient)
+    timezone.activate(patient.clinic.zone)  # times on this patient's pages are the clinic's
     return patient
 
 
 def get_clinic(request, clinic_id) -> Clinic:
     """A clinic request.user works at; else 404."""
     try:
-        return staff_clinics(request.user).get(pk=clinic_id)
+        clinic = staff_clinics(request.user).get(pk=clinic_id)
     except (Clinic.DoesNotExist, ValidationError, ValueError, TypeError):
         raise Http404("No such clinic.") from None
+    timezone.activate(clinic.zone)
+    return clinic
 
 
 def staff_required(view):

@@ -3,6 +3,20 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from patients import access
 from patients.models import AccessEvent, CaregiverAccess, Clinic, Patient, StaffMembership
+from schedules import services
+from schedules.models import Protocol, TherapyPlan
+
+
+def scoped_choices(user, model):
+    """The rows of a related model that a non-superuser may pick in the admin, or None if not clinic data."""
+    clinics = access.staff_clinics(user)
+    scopes = {
+        Clinic: Clinic.objects.filter(pk__in=clinics),
+        Patient: Patient.objects.filter(clinic__in=clinics),
+        TherapyPlan: TherapyPlan.objects.filter(patient__clinic__in=clinics),
+        Protocol: Protocol.objects.filter(clinic__in=clinics),
+    }
+    return scopes.get(model)
 
 
 class ClinicScopedMixin:
@@ -15,6 +29,14 @@ class ClinicScopedMixin:
         if request.user.is_superuser:
             return qs
         return qs.filter(**{f"{self.clinic_path}__in": access.staff_clinics(request.user)})
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        """Choices in forms are limited to the user's clinics too: no other clinic's names in a dropdown."""
+        if not request.user.is_superuser:
+            scoped = scoped_choices(request.user, db_field.related_model)
+            if scoped is not None:
+                kwargs["queryset"] = scoped
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 class ReadOnlyMixin:
@@ -40,24 +62,39 @@ class ClinicAdmin(ClinicScopedAdmin):
     list_display = ["name", "time_zone", "phone", "open_weekdays"]
 
     def save_model(self, request, obj, form, change):
-        from schedules import services
-
         super().save_model(request, obj, form, change)
         services.clinic_recompute(clinic=obj)
 
 
 @admin.register(StaffMembership)
 class StaffMembershipAdmin(ClinicScopedAdmin):
+    """Who works at a clinic: only superusers change it (staff cannot add themselves elsewhere)."""
+
     list_display = ["user", "clinic", "created_at"]
     autocomplete_fields = ["user"]
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
 
 
 @admin.register(Patient)
 class PatientAdmin(ClinicScopedAdmin):
+    """A pump's reservoir and flow are inputs of the schedule (S11): saving recomputes the plan."""
+
     list_display = ["name", "record_number", "clinic", "date_of_birth"]
     search_fields = ["name", "record_number"]
     list_filter = ["clinic"]
     readonly_fields = ["public_id"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        services.recompute_plans(list(TherapyPlan.objects.filter(patient=obj)))
 
 
 @admin.register(CaregiverAccess)

@@ -4,6 +4,7 @@ import datetime as dt
 import re
 
 from crispy_forms.helper import FormHelper
+from dateutil.relativedelta import relativedelta
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
@@ -16,6 +17,15 @@ SURGERY_PAST_YEARS = 10  # a patient whose pump went in long ago may still come 
 SURGERY_AHEAD_DAYS = 365  # a planned surgery, months ahead
 CHEMO_CHOICES = [(i.value, i.label) for i in Infusate if engine.Infusate(i.value).is_chemo]
 REST_CHOICES = [(i.value, i.label) for i in Infusate if not engine.Infusate(i.value).is_chemo]
+
+
+class VolumeField(forms.DecimalField):
+    """A volume in mL, read as a nurse types it: "29.5" or "29,5"."""
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            value = value.strip().replace(",", ".")
+        return super().to_python(value)
 
 
 class DateInput(forms.DateInput):
@@ -95,7 +105,7 @@ class PlanForm(forms.ModelForm):
     def clean_surgery_date(self):
         surgery = self.cleaned_data["surgery_date"]
         today = self.clinic.today()
-        earliest = today.replace(year=today.year - SURGERY_PAST_YEARS)
+        earliest = today - relativedelta(years=SURGERY_PAST_YEARS)  # 29 February has no twin ten years back
         if not earliest <= surgery <= today + dt.timedelta(days=SURGERY_AHEAD_DAYS):
             raise ValidationError(
                 "Enter a surgery date within the last %(years)s years or the next 12 months.",
@@ -137,6 +147,7 @@ class FillForm(forms.ModelForm):
     class Meta:
         model = RecordedFill
         fields = ["date", "infusate", "appointment_time", "volume_in_ml", "volume_returned_ml", "note"]
+        field_classes = {"volume_in_ml": VolumeField, "volume_returned_ml": VolumeField}
         widgets = {"date": DateInput(), "appointment_time": TimeInput(), "note": forms.TextInput()}
         labels = {"appointment_time": "Appointment time (optional)", "note": "Note (optional)"}
 
@@ -157,7 +168,9 @@ class FillForm(forms.ModelForm):
                 "Chemotherapy is due: anything other than FUDR records this cycle as held."
             )
         for name in ("volume_in_ml", "volume_returned_ml"):
-            self.fields[name].widget.attrs.update({"inputmode": "decimal", "step": "0.1", "min": "0"})
+            # A text box, not type=number: browsers silently turn "12,5" into 125 or "3O" into 3.
+            self.fields[name].widget = forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"})
+            self.fields[name].help_text = "In mL, e.g. 29.5"
         self.helper = _helper()
 
     def clean_date(self):
@@ -177,7 +190,7 @@ class FillForm(forms.ModelForm):
         return day
 
     def _check_volume(self, name: str):
-        volume = self.cleaned_data.get(name)
+        volume = self.cleaned_data.get(name)  # parsed by VolumeField
         reservoir = self.plan.patient.pump_reservoir_ml
         if volume is not None and volume > reservoir:
             raise ValidationError(

@@ -37,7 +37,7 @@ class Clinic(models.Model):
     flow_tolerance_percent = models.PositiveSmallIntegerField(
         default=20,
         validators=[MinValueValidator(1), MaxValueValidator(100)],
-        help_text="Flag a measured pump flow further than this from the nominal rate (THERAPY.md S12).",
+        help_text="Flag a measured pump flow further than this (in %) from the pump's nominal rate.",
     )
     history = HistoricalRecords()
 

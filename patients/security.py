@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import urlencode
 
 from patients import access
@@ -20,6 +21,8 @@ from patients import access
 SIGNED_IN_AT = "pumpcare_signed_in_at"
 LAST_SEEN_AT = "pumpcare_last_seen_at"
 IS_STAFF = "pumpcare_is_staff"
+STAFF_CHECKED_AT = "pumpcare_staff_checked_at"
+STAFF_RECHECK_SECONDS = 60
 # Write the last-seen time at most this often, so most requests do not write the session.
 LAST_SEEN_RESOLUTION_SECONDS = 60
 
@@ -32,6 +35,9 @@ class StaffSessionMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        # Times show in a clinic's zone once a view knows the clinic (access.get_patient / get_clinic);
+        # a thread serving many requests must not carry one request's zone into the next.
+        timezone.deactivate()
         user = request.user
         if user.is_authenticated:
             response = self.check_session(request)
@@ -43,9 +49,12 @@ class StaffSessionMiddleware:
         session = request.session
         now = time.time()
         signed_in_at = session.setdefault(SIGNED_IN_AT, now)
-        if IS_STAFF not in session:
-            # Clinic staff and admin-site users both see other people's health data.
+        # Clinic staff and admin-site users see other people's health data. Once staff, staff for the
+        # session; anyone else is looked at again every minute, so a membership granted mid-session
+        # brings the second factor within a minute, without a query on every request.
+        if not session.get(IS_STAFF) and now - session.get(STAFF_CHECKED_AT, 0) >= STAFF_RECHECK_SECONDS:
             session[IS_STAFF] = request.user.is_staff or access.is_clinic_staff(request.user)
+            session[STAFF_CHECKED_AT] = now
         is_staff = session[IS_STAFF]
         last_seen = session.get(LAST_SEEN_AT, now)
         if now - signed_in_at > settings.SESSION_COOKIE_AGE:

@@ -23,6 +23,9 @@ def _account_user(email: str):
     if user is None:
         user = User(username=email, email=email)
         user.set_unusable_password()
+    elif user.is_staff or user.is_superuser:
+        # An administrator's account is never turned into (or back on as) a patient's or caregiver's.
+        raise AccountRefused("This email belongs to an administrator; use the person's own email.")
     user.is_active = True
     user.save()
     return user

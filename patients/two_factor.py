@@ -58,7 +58,11 @@ def verify(request):
         if device is not None:
             otp_login(request, device)
             return redirect(safe_next(request))
-        form.add_error("code", "That code is not right or has expired. Try the newest code from your app.")
+        form.add_error(
+            "code",
+            "That code was not accepted. Codes change every 30 seconds, and after a wrong one there is a short "
+            "pause: wait a few seconds, then enter the newest code from your app.",
+        )
     return render(request, "registration/two_factor_verify.html", {"form": form, "next": safe_next(request)})
 
 

@@ -5,6 +5,7 @@ patients.access, so staff of another clinic get 404. Writes go through schedules
 """
 
 import datetime as dt
+import re
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
@@ -15,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.formats import date_format
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -45,12 +47,11 @@ def home(request):
 def _clinic_or_first(request, clinic_id):
     """The clinic in the URL (access-checked), or the first clinic the staff member works at; and all of them."""
     clinics = list(access.staff_clinics(request.user).order_by("name"))
-    if clinic_id is None:
-        return clinics[0], clinics
-    for clinic in clinics:
-        if clinic.pk == clinic_id:
-            return clinic, clinics
-    raise Http404("No such clinic.")
+    clinic = clinics[0] if clinic_id is None else next((c for c in clinics if c.pk == clinic_id), None)
+    if clinic is None:
+        raise Http404("No such clinic.")
+    timezone.activate(clinic.zone)  # times on the clinic's pages are the clinic's
+    return clinic, clinics
 
 
 def _plan(patient) -> TherapyPlan:
@@ -118,7 +119,8 @@ def dashboard(request, clinic_id: int | None = None):
 @access.staff_required
 def patient_list(request, clinic_id: int):
     clinic, clinics = _clinic_or_first(request, clinic_id)
-    search = request.GET.get("q", "").strip()[:100]
+    # A NUL byte is refused by PostgreSQL: drop it rather than answer 500.
+    search = request.GET.get("q", "").replace("\x00", "").strip()[:100]
     patients = selectors.patients_with_next_fill(clinic=clinic, search=search)
     page = Paginator(patients, PATIENTS_PER_PAGE).get_page(request.GET.get("page"))
     return render(
@@ -254,7 +256,7 @@ def patient_detail(request, public_id):
 def _expected_fill(plan, sequence_param) -> ScheduledFill | None:
     """The planned fill a new record is for: the one asked for (from the dashboard) or the patient's next."""
     planned = ScheduledFill.objects.filter(plan=plan, active=True, recorded=False).exclude(kind=FillKind.IMPLANT)
-    if sequence_param and str(sequence_param).isdigit():
+    if sequence_param and re.fullmatch(r"[0-9]{1,6}", str(sequence_param)):
         asked = planned.filter(sequence=int(sequence_param)).first()
         if asked is not None:
             return asked
@@ -294,7 +296,10 @@ def fill_record(request, public_id):
     return render(
         request,
         "patients/fill_form.html",
-        {"patient": patient, "clinic": patient.clinic, "form": form, "expected": expected, "plan": plan},
+        {
+            "patient": patient, "clinic": patient.clinic, "form": form, "expected": expected, "plan": plan,
+            "today": today,
+        },
     )
 
 
@@ -351,8 +356,11 @@ def hold_add(request, public_id):
         with transaction.atomic():
             _, result = services.hold_add(plan=plan, sequence=sequence, reason=form.cleaned_data["reason"],
                                           by=request.user)
-    except (IntegrityError, ValidationError):
+    except IntegrityError:
         messages.warning(request, "This fill is already held.")
+        return redirect(_patient_url(patient))
+    except ValidationError as error:
+        messages.warning(request, " ".join(error.messages))
         return redirect(_patient_url(patient))
     _say_moves(request, result, prefix=f"Chemo of {date_format(fill.date, 'D j M')} held.")
     return redirect(_patient_url(patient))
@@ -516,6 +524,8 @@ def closures_add(request, clinic_id: int):
         closures_form = forms.ClosuresForm(request.POST, today=today, prefix="closures")
         days = closures_form.cleaned_data["lines"] if closures_form.is_valid() else None
     if days is None:
+        # The form sits far down the page: say so at the top, where the page opens.
+        messages.error(request, "No closure was added: see the message under “Closures” below.")
         return render(
             request,
             "patients/clinic_settings.html",
@@ -530,7 +540,7 @@ def closures_add(request, clinic_id: int):
             },
             status=400,
         )
-    added, result = services.closures_add(clinic=clinic, days=days)
+    added, result = services.closures_add(clinic=clinic, days=days, by=request.user)
     _say_clinic_moves(request, result, prefix=f"{added} closure date{'s' if added != 1 else ''} added.")
     return redirect(reverse("staff:clinic_settings", args=[clinic.pk]) + "#closures")
 

@@ -33,12 +33,17 @@ class SubscriptionForm(forms.ModelForm):
         help_texts = {"name": "Who or what it is for, e.g. “Maria's phone”."}
         widgets = {"detail": forms.RadioSelect}
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, may_choose_detailed: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["detail"].choices = [
-            (CalendarSubscription.Detail.DISCREET, "Discreet: every event says “Clinic visit”, no drug names"),
-            (CalendarSubscription.Detail.DETAILED, "Detailed: “Pump refill: start FUDR”, and the phases"),
-        ]
+        choices = [(CalendarSubscription.Detail.DISCREET, "Discreet: every event says “Clinic visit”, no drug names")]
+        if may_choose_detailed:
+            detailed = "Detailed: “Pump refill: start FUDR”, and the phases"
+            choices.append((CalendarSubscription.Detail.DETAILED, detailed))
+        else:
+            self.fields["detail"].help_text = (
+                "Drug names and phases appear only in calendars the patient (or their clinic) sets up."
+            )
+        self.fields["detail"].choices = choices
 
 
 class RenameForm(forms.Form):
@@ -49,6 +54,11 @@ class DownloadForm(forms.Form):
     detail = forms.ChoiceField(
         label="What the calendar shows", choices=CalendarSubscription.Detail.choices, widget=forms.RadioSelect
     )
+
+    def __init__(self, *args, may_choose_detailed: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not may_choose_detailed:
+            self.fields["detail"].choices = [c for c in CalendarSubscription.Detail.choices if c[0] == "discreet"]
 
 
 def qr_data_uri(link: str) -> str:
@@ -103,7 +113,7 @@ def feed(request, token: str):
 @login_required
 def download(request, public_id):
     patient = access.get_patient(request, public_id)
-    form = DownloadForm(request.GET or None)
+    form = DownloadForm(request.GET or None, may_choose_detailed=subscriptions.manages_all(request.user, patient))
     if request.GET and not form.is_valid():
         return HttpResponse(
             "Choose a detail level: discreet or detailed.\n", status=400, content_type="text/plain; charset=utf-8"
@@ -131,7 +141,9 @@ def _remember_link(request, subscription: CalendarSubscription, token: str) -> N
 @login_required
 def subscription_list(request, public_id):
     patient = access.get_patient(request, public_id)
-    form = SubscriptionForm(request.POST or None)
+    # THERAPY.md: drug names only where the patient chose them; a caregiver's own links are discreet.
+    may_choose_detailed = subscriptions.manages_all(request.user, patient)
+    form = SubscriptionForm(request.POST or None, may_choose_detailed=may_choose_detailed)
     if request.method == "POST" and form.is_valid():
         subscription, token = subscriptions.subscription_create(
             patient=patient, name=form.cleaned_data["name"], detail=form.cleaned_data["detail"], by=request.user
@@ -140,9 +152,11 @@ def subscription_list(request, public_id):
         return redirect("feeds:subscribe", public_id=patient.public_id, subscription_id=subscription.public_id)
     context = {
         "patient": patient,
-        "subscriptions": list(subscriptions.manageable_subscriptions(request.user, patient)),
+        "subscriptions": list(
+            subscriptions.manageable_subscriptions(request.user, patient, all_of_them=may_choose_detailed)
+        ),
         "form": form,
-        "download_form": DownloadForm(),
+        "download_form": DownloadForm(may_choose_detailed=may_choose_detailed),
     }
     return render(request, "feeds/subscriptions.html", context, status=400 if form.is_bound else 200)
 

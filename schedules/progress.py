@@ -106,19 +106,6 @@ def relative_day(day: dt.date, today: dt.date) -> str:
     return f"{-delta} days ago"
 
 
-def phase_word(fill: FillLike) -> str:
-    """A short name of the phase a fill starts: for calendar cells and timeline bars."""
-    if fill.held:
-        return "Chemo on hold"
-    if fill.kind == FillKind.CHEMO:
-        return infusate_name(fill.infusate)
-    if fill.kind == FillKind.MAINTENANCE:
-        return "Maintenance"
-    if fill.kind == FillKind.IMPLANT:
-        return "Rest after surgery"
-    return "Rest"
-
-
 @dataclass(frozen=True)
 class Where:
     """Where the pump is today, in words: a headline and an optional line about the cycle."""
@@ -153,8 +140,10 @@ def where(
         return Where("unknown", "No therapy plan yet")
     if is_overdue(fill, today):
         # The refill did not happen: the pump still runs what the last real fill put in, past its phase.
-        index = fills.index(fill)
-        before = fills[index - 1] if index else None
+        # The newest fill that really happened (the surgery's is a fact) says what is in the pump, not a
+        # planned one that was missed too.
+        happened = (f for f in reversed(fills) if (f.recorded or f.kind == FillKind.IMPLANT) and f.date <= today)
+        before = next(happened, None)
         still = f"The pump still holds {infusate_name(before.infusate)}." if before is not None else ""
         return Where("overdue", "Refill overdue", still)
     days = phase_length(fill)

@@ -5,16 +5,17 @@ import datetime as dt
 from django.db.models import QuerySet
 
 from patients.models import Clinic, Patient
-from schedules.models import FillKind, ScheduledFill
+from schedules.models import FillKind, ScheduledFill, TherapyPlan
 
 
 def planned_fills() -> QuerySet[ScheduledFill]:
     """Refills still to be given (not recorded, not cancelled), with their patient, for listing.
 
-    The implant fill is the surgery itself, a fact: never "due" at the pump clinic.
+    The implant fill is the surgery itself, a fact: never "due" at the pump clinic; nor is anything of a
+    therapy that has ended (a refill missed before the end stays in its record, not on the dashboard).
     """
     return (
-        ScheduledFill.objects.filter(active=True, recorded=False)
+        ScheduledFill.objects.filter(active=True, recorded=False, plan__status=TherapyPlan.Status.ACTIVE)
         .exclude(kind=FillKind.IMPLANT)
         .select_related("plan__patient")
     )

@@ -15,10 +15,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
 
 from patients.models import Clinic
 from schedules import engine
-from schedules.models import FillKind, Hold, Protocol, RecordedFill, ScheduledFill, TherapyPlan
+from schedules.models import ClinicClosure, FillKind, Hold, Protocol, RecordedFill, ScheduledFill, TherapyPlan
 
 RECOMPUTE_CHUNK = 500
 
@@ -113,11 +114,12 @@ def _row_values(fill: engine.Fill, appointment_time: dt.time | None) -> dict:
     }
 
 
+@transaction.atomic
 def recompute_plans(plans: Iterable[TherapyPlan]) -> RecomputeResult:
     """Bring the stored projection of these plans up to date with their inputs.
 
     Works in chunks with prefetched inputs and bulk writes, so a clinic-wide change (closures,
-    protocol) recomputes thousands of plans in a few queries per chunk. Call inside a transaction.
+    protocol) recomputes thousands of plans in a few queries per chunk.
     """
     plan_ids = [p.pk for p in plans]
     moves: list[Move] = []
@@ -125,8 +127,12 @@ def recompute_plans(plans: Iterable[TherapyPlan]) -> RecomputeResult:
     now = timezone.now()
     closures_by_clinic: dict[int, engine.ClinicCalendar] = {}
     for start in range(0, len(plan_ids), RECOMPUTE_CHUNK):
+        # Lock the plans (in pk order) before reading their inputs: a fill recorded meanwhile waits,
+        # rather than being overwritten by a projection computed without it.
         chunk = (
             TherapyPlan.objects.filter(pk__in=plan_ids[start : start + RECOMPUTE_CHUNK])
+            .select_for_update(of=("self",))
+            .order_by("pk")
             .select_related("patient__clinic", "protocol")
             .prefetch_related("recorded_fills", "holds", "scheduled_fills")
         )
@@ -373,14 +379,13 @@ def clinic_settings_save(*, clinic: Clinic) -> RecomputeResult:
 
 
 @transaction.atomic
-def closures_add(*, clinic: Clinic, days: dict[dt.date, str]) -> tuple[int, RecomputeResult]:
+def closures_add(*, clinic: Clinic, days: dict[dt.date, str], by=None) -> tuple[int, RecomputeResult]:
     """Add closure dates (date -> name); dates already closed are kept as they are. Returns how many were new."""
-    from schedules.models import ClinicClosure
-
     existing = set(clinic.closures.filter(date__in=list(days)).values_list("date", flat=True))
     new = [ClinicClosure(clinic=clinic, date=day, name=name[:100]) for day, name in sorted(days.items())
            if day not in existing]
-    ClinicClosure.objects.bulk_create(new)
+    # bulk_create skips save(): this keeps the audit trail of each new closure all the same.
+    bulk_create_with_history(new, ClinicClosure, default_user=by)
     return len(new), clinic_recompute(clinic=clinic)
 
 

@@ -12,6 +12,7 @@ import hashlib
 import secrets
 
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -23,7 +24,8 @@ from schedules.models import CalendarSubscription
 # Calendar apps poll every few hours; a link fetched more often than this is misbehaving or leaked.
 RATE_LIMIT = 60
 RATE_WINDOW_SECONDS = 10 * 60
-# Recording every fetch would be a write per poll per subscriber: once a minute tells the same story.
+# last_fetched_at is for the "last fetched" column: once a minute tells the same story. (The access log,
+# patients.audit, keeps every fetch.)
 FETCH_RECORD_EVERY = dt.timedelta(minutes=1)
 
 
@@ -41,10 +43,15 @@ def manages_all(user, patient: Patient) -> bool:
     return patient.user_id == user.pk or access.editable_patients(user).filter(pk=patient.pk).exists()
 
 
-def manageable_subscriptions(user, patient: Patient) -> QuerySet[CalendarSubscription]:
-    """The subscriptions this user (who may see the patient: get_patient passed) may list and change."""
+def manageable_subscriptions(
+    user, patient: Patient, *, all_of_them: bool | None = None
+) -> QuerySet[CalendarSubscription]:
+    """The subscriptions this user (who may see the patient: get_patient passed) may list and change.
+
+    ``all_of_them`` is manages_all(user, patient) when the caller has already asked it.
+    """
     subscriptions = CalendarSubscription.objects.filter(patient=patient).select_related("owner")
-    if manages_all(user, patient):
+    if all_of_them if all_of_them is not None else manages_all(user, patient):
         return subscriptions
     return subscriptions.filter(owner=user)
 
@@ -54,6 +61,8 @@ def subscription_create(*, patient: Patient, name: str, detail: str, by) -> tupl
     """A new subscription and its token (shown once). A caregiver's is their own; else it is the patient's."""
     token, token_hash = new_token()
     owner = None if manages_all(by, patient) else by
+    if owner is not None and detail == CalendarSubscription.Detail.DETAILED:
+        raise ValidationError("Only the patient or their clinic can set up a calendar with drug names.")
     subscription = CalendarSubscription(
         patient=patient, owner=owner, name=name, detail=detail, token_hash=token_hash, created_by=by
     )

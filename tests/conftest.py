@@ -140,6 +140,7 @@ def client_for():
         # As the sign-in left it, so a first request has no session to write (query counts stay exact).
         session[security.SIGNED_IN_AT] = session[security.LAST_SEEN_AT] = time.time()
         session[security.IS_STAFF] = user.is_staff or user.memberships.exists()
+        session[security.STAFF_CHECKED_AT] = time.time()
         if session[security.IS_STAFF]:
             session[DEVICE_ID_SESSION_KEY] = verified_totp_device(user).persistent_id
         session.save()

@@ -227,3 +227,12 @@ def test_two_nurses_recording_at_once_end_as_one_record(client_for, staff_a, pat
     pages = [r.content.decode() for r in responses]
     assert sum("This refill was already recorded" in page for page in pages) == 1
     assert sum("Fill recorded." in page for page in pages) == 1
+
+
+def test_an_overdue_fill_is_flagged_on_the_patient_page_and_the_record_form(client_for, staff_a, patient_a):
+    # patient_a's first chemo was due 6 days ago and nothing is recorded.
+    client = client_for(staff_a)
+    page = client.get(reverse("staff:patient", args=[patient_a.public_id])).content.decode()
+    form = client.get(reverse("staff:fill_record", args=[patient_a.public_id])).content.decode()
+    badge = '<span class="badge text-bg-danger">Overdue</span>'
+    assert badge in page and badge in form

@@ -124,10 +124,12 @@ def test_last_fetched_is_shown(client, client_for, patient_a):
 def test_create_shows_the_link_once(client, client_for, users, patient_a, persona):
     user = users[persona]
     signed_in = client_for(user)
-    response = signed_in.post(list_url(patient_a), {"name": "Maria's phone", "detail": "detailed"})
+    # Drug names only where the patient (or their clinic) chose them: a caregiver's own link is discreet.
+    detail = "discreet" if persona == "caregiver" else "detailed"
+    response = signed_in.post(list_url(patient_a), {"name": "Maria's phone", "detail": detail})
     subscription = CalendarSubscription.objects.get()
     assert response.status_code == 302 and response.url == sub_url("subscribe", subscription)
-    assert subscription.name == "Maria's phone" and subscription.detail == "detailed"
+    assert subscription.name == "Maria's phone" and subscription.detail == detail
     assert subscription.created_by == user
     assert subscription.owner == (user if persona == "caregiver" else None)
 
