@@ -115,12 +115,17 @@ def dashboard(request, clinic_id: int | None = None):
 # --- patients ------------------------------------------------------------------------------------------
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 @access.staff_required
 def patient_list(request, clinic_id: int):
+    """Patients of the clinic. A search is POSTed and kept in the session: names never sit in a URL."""
     clinic, clinics = _clinic_or_first(request, clinic_id)
-    # A NUL byte is refused by PostgreSQL: drop it rather than answer 500.
-    search = request.GET.get("q", "").replace("\x00", "").strip()[:100]
+    key = f"patient-search-{clinic.pk}"
+    if request.method == "POST":
+        # A NUL byte is refused by PostgreSQL: drop it rather than answer 500.
+        request.session[key] = request.POST.get("q", "").replace("\x00", "").strip()[:100]
+        return redirect("staff:patients", clinic.pk)
+    search = request.session.get(key, "")
     patients = selectors.patients_with_next_fill(clinic=clinic, search=search)
     page = Paginator(patients, PATIENTS_PER_PAGE).get_page(request.GET.get("page"))
     return render(

@@ -44,9 +44,16 @@ def test_list_searches_name_and_record_number(client_for, staff_a, patient_a, cl
     url = reverse("staff:patients", args=[clinic_a.pk])
     names = [p.name for p in client.get(url).context["page"].object_list]
     assert names == ["Alice Ames", "Zed Zimmer"]
-    assert [p.name for p in client.get(url, {"q": "zimm"}).context["page"].object_list] == ["Zed Zimmer"]
-    assert [p.name for p in client.get(url, {"q": "a-100"}).context["page"].object_list] == ["Alice Ames"]
-    assert "No patient matches" in client.get(url, {"q": "nobody"}).content.decode()
+
+    def search(term):
+        response = client.post(url, {"q": term}, follow=True)
+        assert response.redirect_chain[-1][0] == url  # the term is kept in the session, not the URL
+        return response
+
+    assert [p.name for p in search("zimm").context["page"].object_list] == ["Zed Zimmer"]
+    assert [p.name for p in search("a-100").context["page"].object_list] == ["Alice Ames"]
+    assert "No patient matches" in search("nobody").content.decode()
+    assert len(search("").context["page"].object_list) == 2
     row = client.get(url).context["page"].object_list[0]
     assert row.next_fill_date == ScheduledFill.objects.filter(
         plan__patient=patient_a, recorded=False, active=True
@@ -73,9 +80,10 @@ def test_list_queries_are_constant(client_for, staff_a, clinic_a, django_assert_
 def test_list_checklist(client, client_for, staff_a, staff_b, clinic_a, patient_a, caregiver_a, outsider):
     url = reverse("staff:patients", args=[clinic_a.pk])
     assert client.get(url).status_code == 302
-    assert client_for(staff_a).post(url).status_code == 405
+    assert client_for(staff_a).put(url).status_code == 405  # GET lists, POST searches
     for user in (staff_b, outsider, patient_a.user, caregiver_a):
         assert client_for(user).get(url).status_code == 404
+        assert client_for(user).post(url, {"q": "Alice"}).status_code == 404
 
 
 # --- create ---
