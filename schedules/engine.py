@@ -6,12 +6,12 @@ It implements rules S1-S12 of THERAPY.md; tests/test_engine.py has a named test 
 Identity: every fill of a plan has a ``sequence`` number (0 = the implant fill at surgery,
 1 = the next fill, ...). Recorded fills take the sequence numbers in date order and planned
 fills continue from there, so the n-th fill of a plan keeps its number when a late or early
-refill moves it. Holds and the stored projection address fills by this number.
+refill moves it. The stored projection (and calendar feeds) address fills by this number;
+holds name a chemo fill by (cycle, attempt), which survives an earlier fill being held.
 """
 
 from __future__ import annotations
 
-import bisect
 import enum
 import itertools
 import math
@@ -119,15 +119,6 @@ DEFAULT_HORIZON_DAYS = 365
 _ONE_DAY = timedelta(days=1)
 
 
-@dataclass(frozen=True)
-class Phase:
-    """The phase the pump is in on a given day: "day 5 of 14"."""
-
-    fill: Fill  # the fill that started it
-    day: int  # 1-based; above ``days`` when the next fill is overdue
-    days: int  # planned length (the fill's phase_days)
-
-
 def project(
     plan: Plan,
     calendar: ClinicCalendar,
@@ -224,27 +215,6 @@ def project(
         prev = row
 
     return _fills(plan, calendar, rows, newest_fact)
-
-
-def next_fill(fills: list[Fill], today: date) -> Fill | None:
-    """The fill the patient must come in for next: the first one not recorded, overdue ones included.
-
-    The implant fill is skipped once its date has passed: surgery is a fact, not a missed visit.
-    """
-    for fill in fills:
-        if fill.recorded or (fill.kind is FillKind.IMPLANT and fill.date < today):
-            continue
-        return fill
-    return None
-
-
-def current_phase(fills: list[Fill], today: date) -> Phase | None:
-    """The phase the pump is in today, started by the latest fill on or before today; None before surgery."""
-    index = bisect.bisect_right(fills, today, key=lambda f: f.date) - 1
-    if index < 0:
-        return None
-    fill = fills[index]
-    return Phase(fill=fill, day=(today - fill.date).days + 1, days=fill.phase_days)
 
 
 def horizon_end(plan: Plan, today: date, horizon_days: int = DEFAULT_HORIZON_DAYS) -> date:

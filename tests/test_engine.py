@@ -18,15 +18,12 @@ from schedules.engine import (
     Fill,
     FillKind,
     Infusate,
-    Phase,
     Plan,
     Protocol,
     Pump,
     RecordedFill,
     Step,
-    current_phase,
     horizon_end,
-    next_fill,
     project,
 )
 
@@ -513,54 +510,6 @@ def test_s12_implant_fill_volume_counts() -> None:
     assert fills[1].flow_deviation
 
 
-# next_fill and current_phase ------------------------------------------------------------------------
-
-
-def test_next_fill_is_the_implant_before_surgery() -> None:
-    today = SURGERY - days(3)
-    assert next_fill(run(today=today), today).kind is FillKind.IMPLANT
-
-
-def test_next_fill_skips_a_past_implant_and_includes_overdue() -> None:
-    today = after(20)
-    fill = next_fill(run(today=today), today)
-    assert fill.sequence == 1 and fill.overdue
-
-
-def test_next_fill_after_recorded_fills() -> None:
-    today = after(15)
-    fill = next_fill(run(today=today, recorded=(RecordedFill(after(14), FUDR),)), today)
-    assert (fill.sequence, fill.date, fill.kind) == (2, after(28), FillKind.REST)
-
-
-def test_next_fill_none_when_everything_is_recorded() -> None:
-    plan = Plan(SURGERY, end_date=after(15))
-    recorded = (RecordedFill(SURGERY, SALINE), RecordedFill(after(14), FUDR))
-    assert next_fill(run(plan, today=after(16), recorded=recorded), after(16)) is None
-
-
-def test_current_phase_counts_days_within_the_phase() -> None:
-    fills = run(today=after(18), recorded=(RecordedFill(after(14), FUDR),))
-    phase = current_phase(fills, after(18))
-    assert phase == Phase(fill=fills[1], day=5, days=14)
-
-
-def test_current_phase_on_a_fill_day_is_day_one_of_the_new_phase() -> None:
-    fills = run(today=after(28))
-    assert current_phase(fills, after(28)).fill.sequence == 2
-    assert current_phase(fills, after(28)).day == 1
-
-
-def test_current_phase_runs_past_its_length_when_the_next_fill_is_overdue() -> None:
-    fills = run(today=after(16))
-    phase = current_phase(fills, after(16))
-    assert (phase.fill.sequence, phase.day, phase.days) == (1, 3, 14)
-
-
-def test_current_phase_is_none_before_surgery() -> None:
-    assert current_phase(run(today=SURGERY - days(1)), SURGERY - days(1)) is None
-
-
 # Property tests -------------------------------------------------------------------------------------
 
 REST_INFUSATES = st.sampled_from([SALINE, Infusate.SALINE, Infusate.GLYCERIN])
@@ -628,7 +577,6 @@ def test_property_invariants(s: dict) -> None:
     check_chemo_never_exceeds_the_plans_cycles(fills, s["plan"].protocol.cycles)
     check_recorded_fills_kept_as_recorded(fills, s["recorded"])
     check_nothing_planned_past_the_end(fills, s["plan"], s["today"], s["horizon_days"])
-    check_next_fill_and_current_phase(fills, s["plan"], s["today"])
 
 
 def check_date_order_and_sequences(fills: list[Fill]) -> None:
@@ -685,12 +633,3 @@ def check_nothing_planned_past_the_end(fills: list[Fill], plan: Plan, today: dat
         assert fill.overdue == (fill.date < today), fill
 
 
-def check_next_fill_and_current_phase(fills: list[Fill], plan: Plan, today: date) -> None:
-    upcoming = next_fill(fills, today)
-    assert upcoming is None or not upcoming.recorded
-    phase = current_phase(fills, today)
-    if today < plan.surgery_date:
-        assert phase is None
-    else:
-        assert phase.fill.date <= today and phase.day >= 1
-        assert phase.fill.phase_end is None or today < phase.fill.phase_end
