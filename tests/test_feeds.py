@@ -20,13 +20,6 @@ NEW_YORK = ZoneInfo("America/New_York")
 UID = re.compile(r"^[0-9a-f]{32}@pumpcare$")
 
 
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
-
-
 def subscribe(patient, *, detail="discreet", by=None):
     subscription, token = subscriptions.subscription_create(
         patient=patient, name="Phone", detail=detail, by=by or patient.user

@@ -4,7 +4,6 @@ import hashlib
 import re
 
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
 
 from schedules import subscriptions
@@ -12,13 +11,6 @@ from schedules.feed_views import NEW_LINK_SESSION_KEY
 from schedules.models import CalendarSubscription
 
 LINK = re.compile(r'value="(http://testserver/feeds/([A-Za-z0-9_-]+)\.ics)"')
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def list_url(patient):
