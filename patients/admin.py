@@ -3,20 +3,21 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from patients import access
 from patients.models import AccessEvent, CaregiverAccess, Clinic, Patient, StaffMembership
-from schedules import services
-from schedules.models import Protocol, TherapyPlan
+
+# How each model that belongs to a clinic reaches it; apps above add their own models (register_clinic_path).
+CLINIC_PATHS = {Clinic: "pk", Patient: "clinic"}
+
+
+def register_clinic_path(model, path: str) -> None:
+    CLINIC_PATHS[model] = path
 
 
 def scoped_choices(user, model):
     """The rows of a related model that a non-superuser may pick in the admin, or None if not clinic data."""
-    clinics = access.staff_clinics(user)
-    scopes = {
-        Clinic: Clinic.objects.filter(pk__in=clinics),
-        Patient: Patient.objects.filter(clinic__in=clinics),
-        TherapyPlan: TherapyPlan.objects.filter(patient__clinic__in=clinics),
-        Protocol: Protocol.objects.filter(clinic__in=clinics),
-    }
-    return scopes.get(model)
+    path = CLINIC_PATHS.get(model)
+    if path is None:
+        return None
+    return model.objects.filter(**{f"{path}__in": access.staff_clinics(user)})
 
 
 class ClinicScopedMixin:
@@ -56,16 +57,6 @@ class ClinicScopedAdmin(ClinicScopedMixin, SimpleHistoryAdmin):
     """The change history of each record is one click away (django-simple-history)."""
 
 
-@admin.register(Clinic)
-class ClinicAdmin(ClinicScopedAdmin):
-    clinic_path = "pk"
-    list_display = ["name", "time_zone", "phone", "open_weekdays"]
-
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        services.clinic_recompute(clinic=obj)
-
-
 @admin.register(StaffMembership)
 class StaffMembershipAdmin(ClinicScopedAdmin):
     """Who works at a clinic: only superusers change it (staff cannot add themselves elsewhere)."""
@@ -81,20 +72,6 @@ class StaffMembershipAdmin(ClinicScopedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser
-
-
-@admin.register(Patient)
-class PatientAdmin(ClinicScopedAdmin):
-    """A pump's reservoir and flow are inputs of the schedule (S11): saving recomputes the plan."""
-
-    list_display = ["name", "record_number", "clinic", "date_of_birth"]
-    search_fields = ["name", "record_number"]
-    list_filter = ["clinic"]
-    readonly_fields = ["public_id"]
-
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        services.recompute_plans(list(TherapyPlan.objects.filter(patient=obj)))
 
 
 @admin.register(CaregiverAccess)

@@ -6,8 +6,7 @@ Changes are kept by django-simple-history on each model; views and feed fetches 
 from dataclasses import dataclass
 from datetime import datetime
 
-from patients.models import AccessEvent, CaregiverAccess, Patient
-from schedules.models import CalendarSubscription, Hold, RecordedFill, TherapyPlan
+from patients.models import AccessEvent, Patient
 
 # Fields that are bookkeeping, not the record: left out of "what changed".
 UNTRACKED = {"id", "history_id", "history_date", "history_change_reason", "history_type", "history_user",
@@ -50,7 +49,7 @@ def _display(record, field) -> str:
     return str(value)
 
 
-def _changes_of(history_qs, label: str) -> list[Change]:
+def changes_of(history_qs, label: str) -> list[Change]:
     """Each historical record against the one before it for the same object: one query per model."""
     records = list(history_qs.select_related("history_user").order_by("id", "history_date", "history_id"))
     if not records:
@@ -75,20 +74,6 @@ def _changes_of(history_qs, label: str) -> list[Change]:
         who = record.history_user.get_username() if record.history_user else "system"
         changes.append(Change(record.history_date, who, label, kind, tuple(diff)))
     return changes
-
-
-def patient_changes(patient: Patient) -> list[Change]:
-    """Every change to the patient's record, newest first (a constant number of queries)."""
-    plan_ids = list(TherapyPlan.history.filter(patient_id=patient.pk).values_list("id", flat=True).distinct())
-    changes = [
-        *_changes_of(Patient.history.filter(id=patient.pk), "Patient details"),
-        *_changes_of(TherapyPlan.history.filter(patient_id=patient.pk), "Therapy plan"),
-        *_changes_of(RecordedFill.history.filter(plan_id__in=plan_ids), "Recorded fill"),
-        *_changes_of(Hold.history.filter(plan_id__in=plan_ids), "Hold"),
-        *_changes_of(CaregiverAccess.history.filter(patient_id=patient.pk), "Caregiver access"),
-        *_changes_of(CalendarSubscription.history.filter(patient_id=patient.pk), "Calendar link"),
-    ]
-    return sorted(changes, key=lambda c: c.at, reverse=True)
 
 
 def patient_access_events(patient: Patient, limit: int = 200):

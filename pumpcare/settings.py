@@ -94,8 +94,12 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "axes",
     "csp",
+    # The project's apps, lowest layer first (see the README's Layout).
     "patients",
     "schedules",
+    "clinic",
+    "portal",
+    "feeds",
 ]
 
 MIDDLEWARE = [
@@ -196,7 +200,7 @@ EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "PumpCare <no-reply@pumpcare.example>")
 
-# How far ahead planned fills are projected and stored (THERAPY.md S9).
+# How far ahead planned fills are projected and stored (docs/schedule-rules.md, S9).
 SCHEDULE_HORIZON_DAYS = env_int("SCHEDULE_HORIZON_DAYS", 365)
 DEFAULT_CLINIC_TIME_ZONE = os.environ.get("DEFAULT_CLINIC_TIME_ZONE", "America/New_York")
 try:

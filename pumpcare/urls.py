@@ -3,20 +3,22 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from patients import audit_views, two_factor
+from clinic import history
+from patients import two_factor
 from patients import views as patient_views
+from portal import views as portal_views
 from pumpcare import views as site_views
 
 urlpatterns = [
-    path("", patient_views.home, name="home"),
+    path("", portal_views.home, name="home"),
     path("accounts/login/", patient_views.SignInView.as_view(), name="login"),
     path("accounts/two-factor/", two_factor.verify, name="two_factor_verify"),
     path("accounts/two-factor/setup/", two_factor.setup, name="two_factor_setup"),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("clinic/", include("patients.urls")),
-    path("clinic/patients/<uuid:public_id>/history/", audit_views.patient_history, name="patient_history"),
-    path("", include("schedules.urls")),
-    path("", include("schedules.feed_urls")),
+    path("clinic/", include("clinic.urls")),
+    path("clinic/patients/<uuid:public_id>/history/", history.patient_history, name="patient_history"),
+    path("", include("portal.urls")),
+    path("", include("feeds.urls")),
     path("admin/", admin.site.urls),
     path("healthz", site_views.healthz, name="healthz"),
     path("readyz", site_views.readyz, name="readyz"),

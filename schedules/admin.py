@@ -2,7 +2,8 @@
 
 from django.contrib import admin
 
-from patients.admin import ClinicScopedAdmin, ClinicScopedMixin, ReadOnlyMixin
+from patients.admin import ClinicScopedAdmin, ClinicScopedMixin, ReadOnlyMixin, register_clinic_path
+from patients.models import Clinic, Patient
 from schedules import services
 from schedules.models import (
     CalendarSubscription,
@@ -13,6 +14,33 @@ from schedules.models import (
     ScheduledFill,
     TherapyPlan,
 )
+
+register_clinic_path(TherapyPlan, "patient__clinic")
+register_clinic_path(Protocol, "clinic")
+
+
+@admin.register(Clinic)
+class ClinicAdmin(ClinicScopedAdmin):
+    clinic_path = "pk"
+    list_display = ["name", "time_zone", "phone", "open_weekdays"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        services.clinic_recompute(clinic=obj)
+
+
+@admin.register(Patient)
+class PatientAdmin(ClinicScopedAdmin):
+    """A pump's reservoir and flow are inputs of the schedule (S11): saving recomputes the plan."""
+
+    list_display = ["name", "record_number", "clinic", "date_of_birth"]
+    search_fields = ["name", "record_number"]
+    list_filter = ["clinic"]
+    readonly_fields = ["public_id"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        services.recompute_plans(list(TherapyPlan.objects.filter(patient=obj)))
 
 
 class RecomputesPlanAdmin(ClinicScopedAdmin):

@@ -1,7 +1,7 @@
 """The schedule engine: HAI pump fills projected from a therapy plan.
 
 A pure module (no Django): dataclasses in, dataclasses out, dates not datetimes.
-It implements rules S1-S12 of THERAPY.md; tests/test_engine.py has a named test per rule.
+It implements rules S1-S12 (docs/schedule-rules.md); tests/test_engine.py has a named test per rule.
 
 Identity: every fill of a plan has a ``sequence`` number (0 = the implant fill at surgery,
 1 = the next fill, ...). Recorded fills take the sequence numbers in date order and planned

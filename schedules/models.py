@@ -45,7 +45,7 @@ def validate_cycle_steps(value) -> None:
 
 
 class Protocol(models.Model):
-    """A clinic's therapy template (THERAPY.md: protocol)."""
+    """A clinic's therapy template (docs/schedule-rules.md: protocol)."""
 
     clinic = models.ForeignKey("patients.Clinic", on_delete=models.CASCADE, related_name="protocols")
     name = models.CharField(max_length=100)

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from feeds import subscriptions
 from patients.models import CaregiverAccess
-from schedules import services, subscriptions
+from schedules import services
 from schedules.models import ClinicClosure
 from tests.conftest import NOW, TODAY, make_patient, make_user
 
@@ -20,7 +21,7 @@ from tests.conftest import NOW, TODAY, make_patient, make_user
 PUBLIC = {
     "login", "logout", "password_reset", "password_reset_done", "password_reset_confirm", "password_reset_complete",
     "healthz", "readyz",
-    "schedules:living",  # general advice, no patient data: easy to share with family
+    "portal:living",  # general advice, no patient data: easy to share with family
     "feeds:feed",  # a calendar app has only the secret link (tests/test_feeds.py: unknown 404, revoked 410)
 }
 ADMIN_NAMESPACE = "admin"

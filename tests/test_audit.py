@@ -99,7 +99,7 @@ def test_migrations_reverse_to_zero_and_apply_again(tmp_path):
 
 
 def test_feed_fetches_are_logged_by_subscription_never_by_link(client, patient_a, caregiver_a):
-    from schedules import subscriptions
+    from feeds import subscriptions
 
     subscription, token = subscriptions.subscription_create(
         patient=patient_a, name="Kitchen tablet", detail="discreet", by=patient_a.user

@@ -5,8 +5,8 @@ import itertools
 
 import pytest
 
-from schedules import calendar as month_calendar
-from schedules import engine, progress, timeline
+from portal import month_calendar, timeline
+from schedules import engine, progress
 from schedules.engine import ClinicCalendar, Infusate, Plan, RecordedFill
 
 SURGERY = dt.date(2026, 2, 18)  # a Wednesday

@@ -1,4 +1,4 @@
-"""The schedule engine: one named test per rule of THERAPY.md (S1-S12), then property tests.
+"""The schedule engine: one named test per rule (S1-S12, docs/schedule-rules.md), then property tests.
 
 Plain functions, no database. Every date is fixed: 3 March 2025 is a Monday, so with the default
 protocol (14-day steps) every nominal fill lands on a Monday.

@@ -12,7 +12,8 @@ import recurring_ical_events
 from django.core.cache import cache
 from django.urls import reverse
 
-from schedules import feeds, services, subscriptions
+from feeds import ical, subscriptions
+from schedules import services
 from schedules.models import CalendarSubscription, FillKind, RecordedFill, ScheduledFill, TherapyPlan
 from tests.conftest import NOW, TODAY, make_patient
 
@@ -71,7 +72,7 @@ def test_calendar_properties(client, discreet):
     assert response.status_code == 200
     calendar = parse(response.content)
     assert calendar["VERSION"] == "2.0"
-    assert calendar["PRODID"] == feeds.PRODID
+    assert calendar["PRODID"] == ical.PRODID
     assert calendar["CALSCALE"] == "GREGORIAN"
     assert calendar["METHOD"] == "PUBLISH"
     assert calendar["NAME"] == calendar["X-WR-CALNAME"] == "Clinic visits"
@@ -108,7 +109,7 @@ def test_discreet_feed_has_one_neutral_all_day_event_per_fill(client, discreet, 
         assert event["SEQUENCE"] == row.revision
         assert event["DTSTAMP"].dt == row.changed_at == event["LAST-MODIFIED"].dt
         assert event["DTSTAMP"].dt.utcoffset() == dt.timedelta(0)
-        assert event.get("DESCRIPTION") in (None, feeds.PLANNED_NOTE)
+        assert event.get("DESCRIPTION") in (None, ical.PLANNED_NOTE)
     assert len({str(e["UID"]) for e in found}) == len(found)
     for event in expanded(body):
         assert event["SUMMARY"] == "Clinic visit"
@@ -140,8 +141,8 @@ def test_detailed_feed_names_the_fills_and_phases(client, detailed, patient_a):
     assert b"Alice" not in body and b"A-100" not in body and b"Clinic A" not in body
     uids = by_uid(calendar)
     rows = active_rows(patient_a)
-    fills = {feeds.fill_uid(row.plan_id, row.sequence): row for row in rows}
-    phases = {feeds.phase_uid(row.plan_id, row.sequence): row for row in rows if row.phase_end}
+    fills = {ical.fill_uid(row.plan_id, row.sequence): row for row in rows}
+    phases = {ical.phase_uid(row.plan_id, row.sequence): row for row in rows if row.phase_end}
     assert set(uids) == set(fills) | set(phases)
     assert not set(fills) & set(phases)
     summaries = {str(uids[uid]["SUMMARY"]) for uid in fills}
@@ -163,7 +164,7 @@ def test_held_chemo_fill_says_so(client, detailed, patient_a, staff_a):
     plan = patient_a.plan
     chemo = ScheduledFill.objects.filter(plan=plan, kind=FillKind.CHEMO, recorded=False, date__gt=TODAY).first()
     services.hold_add(plan=plan, sequence=chemo.sequence, reason="ALP rising", by=staff_a)
-    event = by_uid(parse(fetch(client, detailed[1]).content))[feeds.fill_uid(plan.pk, chemo.sequence)]
+    event = by_uid(parse(fetch(client, detailed[1]).content))[ical.fill_uid(plan.pk, chemo.sequence)]
     assert event["SUMMARY"] == "Pump refill: heparinized saline (chemo on hold)"
 
 
@@ -183,10 +184,10 @@ def test_late_fill_moves_the_same_uids_with_a_higher_sequence(client, discreet, 
     time_machine.move_to(NOW + dt.timedelta(hours=1), tick=False)
     services.fill_record(plan=plan, date=late_day, infusate="fudr", by=staff_a)
     after = by_uid(parse(fetch(client, discreet[1]).content))
-    assert set(after) >= {feeds.fill_uid(plan.pk, row.sequence) for row in later}
+    assert set(after) >= {ical.fill_uid(plan.pk, row.sequence) for row in later}
     moved = 0
     for row in later:
-        uid = feeds.fill_uid(plan.pk, row.sequence)
+        uid = ical.fill_uid(plan.pk, row.sequence)
         if uid not in before:
             continue
         assert after[uid]["SEQUENCE"] > before[uid]["SEQUENCE"]
@@ -194,7 +195,7 @@ def test_late_fill_moves_the_same_uids_with_a_higher_sequence(client, discreet, 
         assert after[uid]["DTSTAMP"].dt > before[uid]["DTSTAMP"].dt
         moved += 1
     assert moved >= 5
-    uid = feeds.fill_uid(plan.pk, due.sequence)
+    uid = ical.fill_uid(plan.pk, due.sequence)
     assert after[uid].start == late_day and after[uid]["SEQUENCE"] > before[uid]["SEQUENCE"]
 
 
@@ -226,11 +227,11 @@ def test_appointment_time_makes_a_timed_event_in_the_clinics_zone(client, detail
     )
     body = fetch(client, detailed[1]).content
     calendar = parse(body)
-    uid = feeds.fill_uid(plan.pk, due.sequence)
+    uid = ical.fill_uid(plan.pk, due.sequence)
     event = by_uid(calendar)[uid]
     assert event["DTSTART"].params["TZID"] == "America/New_York"
     assert event.start == dt.datetime(2026, 3, 10, 9, 30, tzinfo=NEW_YORK)
-    assert event.end - event.start == feeds.VISIT_LENGTH
+    assert event.end - event.start == ical.VISIT_LENGTH
     assert [tz["TZID"] for tz in calendar.walk("VTIMEZONE")] == ["America/New_York"]
     second = [e for e in expanded(body) if str(e["UID"]) == uid]
     assert len(second) == 1 and second[0].start.astimezone(dt.UTC) == dt.datetime(2026, 3, 10, 13, 30, tzinfo=dt.UTC)
@@ -244,7 +245,7 @@ def test_appointment_time_makes_a_timed_event_in_the_clinics_zone(client, detail
 def test_conditional_get_answers_304_without_building(client, discreet, patient_a, monkeypatch,
                                                       django_assert_num_queries):
     first = fetch(client, discreet[1])
-    monkeypatch.setattr(feeds, "patient_calendar", lambda *a, **k: pytest.fail("built the calendar"))
+    monkeypatch.setattr(ical, "patient_calendar", lambda *a, **k: pytest.fail("built the calendar"))
     # The subscription, the audit line of the fetch, then one aggregate; last_fetched_at was written less
     # than a minute ago.
     with django_assert_num_queries(3):
@@ -292,7 +293,7 @@ def test_revoked_link_is_410_with_an_empty_calendar(client, discreet):
     assert response.status_code == 410
     assert response["Content-Type"] == "text/calendar; charset=utf-8"
     calendar = parse(response.content)
-    assert calendar["VERSION"] == "2.0" and calendar["PRODID"] == feeds.PRODID
+    assert calendar["VERSION"] == "2.0" and calendar["PRODID"] == ical.PRODID
     assert events(calendar) == [] and recurring_ical_events.of(calendar).count() == 0
 
 
@@ -388,10 +389,10 @@ def test_patient_without_a_plan_gets_an_empty_calendar(client, clinic_a, staff_a
 
 
 def test_uids_differ_between_patients_and_from_record_ids(patient_a, patient_b):
-    a = feeds.fill_uid(patient_a.plan.pk, 1)
-    b = feeds.fill_uid(patient_b.plan.pk, 1)
+    a = ical.fill_uid(patient_a.plan.pk, 1)
+    b = ical.fill_uid(patient_b.plan.pk, 1)
     assert a != b and UID.match(a) and UID.match(b)
-    assert feeds.phase_uid(patient_a.plan.pk, 1) != a
+    assert ical.phase_uid(patient_a.plan.pk, 1) != a
     # Keyed with SECRET_KEY: not the hash anyone could compute from the ids.
     assert a.split("@")[0] not in hashlib.sha256(f"{patient_a.plan.pk}:1".encode()).hexdigest()
 

@@ -14,7 +14,8 @@ from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schedules import services, subscriptions
+from feeds import subscriptions
+from schedules import services
 from schedules.models import ClinicClosure
 from tests.conftest import NOW, TODAY
 from tests.test_access_matrix import site_patterns

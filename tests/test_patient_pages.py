@@ -28,8 +28,8 @@ def url(name, patient, **extra):
     public_id = patient if isinstance(patient, str) else patient.public_id
     if name == "calendar_month":
         year, month = extra.get("year", 2026), extra.get("month", 3)
-        return reverse("schedules:calendar_month", args=[public_id, year, month])
-    return reverse(f"schedules:{name}", args=[public_id])
+        return reverse("portal:calendar_month", args=[public_id, year, month])
+    return reverse(f"portal:{name}", args=[public_id])
 
 
 def text(response) -> str:
@@ -78,7 +78,7 @@ def test_patient_sees_the_next_refill_where_the_pump_is_and_the_fills(client_for
     # The next few fills, then the recorded ones (newest first).
     assert "The refills after that Wednesday 1 April 2026 FUDR (chemotherapy)" in words
     assert "Refills already given Wednesday 4 March 2026 FUDR (chemotherapy)" in words
-    assert reverse("schedules:living") in response.content.decode()
+    assert reverse("portal:living") in response.content.decode()
 
 
 def test_home_at_its_patient_url_is_the_same_page(client_for, patient_a):
@@ -109,7 +109,7 @@ def test_today_is_the_clinic_date_where_it_is_already_tomorrow(client_for, db, f
     month = client.get(url("calendar_month", patient)).content.decode()
     assert re.search(r'day-today[^"]*" aria-current="date">\s*<span class="visually-hidden">Wednesday 11 March', month)
     # The calendar's "this month" link follows the clinic's date too (31 March there is 1 April).
-    assert client.get(reverse("schedules:calendar_now", args=[patient.public_id])).url == url(
+    assert client.get(reverse("portal:calendar_now", args=[patient.public_id])).url == url(
         "calendar_month", patient, year=2026, month=3
     )
 
@@ -309,15 +309,15 @@ def test_calendar_before_surgery_and_after_the_end_say_so(client_for, patient_a)
 
 
 def test_calendar_now_redirects_to_this_month(client_for, patient_a):
-    response = client_for(patient_a.user).get(reverse("schedules:calendar_now", args=[patient_a.public_id]))
+    response = client_for(patient_a.user).get(reverse("portal:calendar_now", args=[patient_a.public_id]))
     assert response.status_code == 302 and response.url == url("calendar_month", patient_a, year=2026, month=3)
 
 
 def test_calendar_now_checklist(client_for, client, patient_a, patient_b):
-    path = reverse("schedules:calendar_now", args=[patient_a.public_id])
+    path = reverse("portal:calendar_now", args=[patient_a.public_id])
     assert client_for(patient_b.user).get(path).status_code == 404
     assert client_for(patient_a.user).post(path).status_code == 405
-    assert client_for(patient_a.user).get(reverse("schedules:calendar_now", args=["x"])).status_code == 404
+    assert client_for(patient_a.user).get(reverse("portal:calendar_now", args=["x"])).status_code == 404
     assert client.get(path).status_code == 302
 
 
@@ -371,13 +371,13 @@ def test_print_lists_every_fill_with_the_phone_and_the_pump_id_reminder(client_f
 
 
 def test_living_with_the_pump_is_public_and_covers_the_essentials(client):
-    response = client.get(reverse("schedules:living"))
+    response = client.get(reverse("portal:living"))
     assert response.status_code == 200
     words = text(response)
     for essential in ("pump ID card", "MRI", "hot tubs", "saunas", "strenuous exercise", "contact sports", "fever",
                       "belly", "nausea or vomiting", "diarrhoea", "yellow skin or yellow eyes"):
         assert essential in words
-    assert client.post(reverse("schedules:living")).status_code == 405
+    assert client.post(reverse("portal:living")).status_code == 405
 
 
 # Passwords and sign-out

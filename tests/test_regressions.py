@@ -7,8 +7,9 @@ from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
+from feeds import subscriptions
 from patients.models import StaffMembership
-from schedules import progress, selectors, services, subscriptions
+from schedules import progress, selectors, services
 from schedules.models import ClinicClosure
 from tests.conftest import NOW, PASSWORD, TODAY
 from tests.test_staff_patients import form_data

@@ -209,7 +209,7 @@ def test_pages_answer_a_plain_503_while_the_database_is_down_and_recover(client_
 def test_a_server_error_page_leaks_nothing(client_for, patient_a):
     client = client_for(patient_a.user)
     client.raise_request_exception = False
-    with mock.patch("schedules.views.render", side_effect=RuntimeError("secret detail Alice Ames")):
+    with mock.patch("portal.views.render", side_effect=RuntimeError("secret detail Alice Ames")):
         response = client.get(reverse("home"), follow=True)
     assert response.status_code == 500
     body = response.content.decode()

@@ -6,8 +6,8 @@ import re
 import pytest
 from django.urls import reverse
 
-from schedules import subscriptions
-from schedules.feed_views import NEW_LINK_SESSION_KEY
+from feeds import subscriptions
+from feeds.views import NEW_LINK_SESSION_KEY
 from schedules.models import CalendarSubscription
 
 LINK = re.compile(r'value="(http://testserver/feeds/([A-Za-z0-9_-]+)\.ics)"')
