@@ -3,6 +3,8 @@ each tell the right people the right thing once, and no reminder goes out for a 
 
 import datetime as dt
 
+from django.urls import reverse
+
 from schedules import services
 from schedules.models import ScheduledFill
 from tests.conftest import make_patient, make_user
@@ -21,7 +23,7 @@ def mails(smtp, address):
     return [(m["Date"], m["Subject"], text_part(m)) for m in smtp.inbox.to(address)]
 
 
-def test_a_month_of_moves(smtp, carla, clinic_a, staff_a, time_machine):
+def test_a_month_of_moves(smtp, carla, clinic_a, staff_a, time_machine, client_for):
     eve = make_patient(clinic_a, "Eve Evans", "E-500", surgery=dt.date(2026, 3, 18), user=make_user("eve"))
     settle(time_machine)
     # Carla's Monday 16 March refill is not recorded: the next morning she and Dan are told it is overdue.
@@ -62,6 +64,11 @@ def test_a_month_of_moves(smtp, carla, clinic_a, staff_a, time_machine):
     assert ("Your clinic visit moved from Wednesday 1 April to Thursday 2 April: the clinic is closed that day."
             in mails(smtp, "eve@example.com")[-1][2])
     assert all("Carla" not in m[2] for m in mails(smtp, "eve@example.com"))
+    # Staff see whom the closure moved, and that each was emailed.
+    page = client_for(staff_a).get(reverse("notices:affected", args=[clinic_a.pk])).content.decode()
+    eves_row = page[page.index(eve.name):].split("</tr>")[0]
+    assert "Wed 1 Apr 2026 → Thu 2 Apr 2026" in eves_row and "eve@example.com" in eves_row
+    assert "Emailed 1" in eves_row
 
     # Reminders for the new date only; recorded on the day.
     walk(time_machine, at(3, 31, 10), hours=3)
