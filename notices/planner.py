@@ -106,7 +106,9 @@ def _reason(row: ScheduledFill, watch: FillWatch, *, plan: TherapyPlan, closed: 
             newly_recorded: list[ScheduledFill], lines: list[dict]) -> dict:
     """Why a fill changed, as a code and a date that notices.wording puts in plain words for each reader."""
     if not row.active:
-        return {"reason": "ended" if plan.status == TherapyPlan.Status.ENDED else "plan"}
+        if plan.status != TherapyPlan.Status.ENDED:
+            return {"reason": "plan"}
+        return {"reason": "moved_care" if plan.end_reason == TherapyPlan.EndReason.MOVED_CARE else "ended"}
     if watch.date != row.date and watch.date in closed:
         return {"reason": "closed", "reason_date": watch.date.isoformat()}
     before = [r for r in newly_recorded if r.sequence < row.sequence]
@@ -179,7 +181,8 @@ def _plan_changes_of(plan_id: int, *, now: dt.datetime) -> int:
     # A reminder for a date the fill left, or a fill that no longer happens, is never sent.
     Notice.objects.filter(stale_reminders, plan=plan, kind__in=[Notice.Kind.REMINDER, Notice.Kind.OVERDUE],
                           status=Notice.Status.PENDING).update(status=Notice.Status.CANCELLED)
-    if not lines:
+    # After a death nobody is emailed about cancelled visits: staff speak to the family.
+    if not lines or (plan.status == TherapyPlan.Status.ENDED and plan.end_reason == TherapyPlan.EndReason.DEATH):
         return 0
     change, created = Change.objects.get_or_create(
         plan=plan, sequence=first.sequence, revision=first.revision,

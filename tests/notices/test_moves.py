@@ -78,10 +78,10 @@ def test_a_month_of_moves(smtp, carla, clinic_a, staff_a, time_machine, client_f
     assert not any("30 March" in r or "1 April" in r for r in reminders)
     services.fill_record(plan=carla.plan, date=dt.date(2026, 3, 31), infusate="heparinized_saline", by=staff_a)
 
-    # The therapy ends on 5 April: the held visit (14 April since the closure) and the next are cancelled, and
-    # their reminders never go out.
+    # The therapy is over on 5 April (the pump removed): the held visit (14 April since the closure) and the next
+    # are cancelled, and their reminders never go out.
     time_machine.move_to(at(4, 5, 10), tick=False)
-    services.therapy_end(plan=carla.plan, end_date=dt.date(2026, 4, 5), reason="completed")
+    services.therapy_end(plan=carla.plan, end_date=dt.date(2026, 4, 5), reason="pump_removed")
     walk(time_machine, at(4, 20, 10), hours=3)
     end = mails(smtp, "carla@example.com")[-1]
     assert end[1] == "Change to upcoming clinic visits"

@@ -146,3 +146,11 @@ def test_overdue_patients_are_told_and_the_dashboard_shows_it(smtp, carla, clini
     assert "Carla Cruz" in told_section and "emailed 17 Mar 09:00" in told_section
     history = client_for(staff_a).get(reverse("patient_history", args=[carla.public_id])).content.decode()
     assert "Emails sent" in history and "Overdue: refill of 16 Mar 2026" in history
+
+
+def test_after_a_death_nobody_is_emailed_about_the_cancelled_visits(smtp, carla, time_machine):
+    settle(time_machine)
+    services.therapy_end(plan=carla.plan, end_date=dt.date(2026, 3, 10), reason="death")
+    walk(time_machine, dt.datetime(2026, 3, 18, 14, 0, tzinfo=UTC), hours=3)
+    assert smtp.inbox.messages == []
+    assert not Notice.objects.exclude(status="cancelled").exists()
