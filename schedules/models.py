@@ -10,6 +10,7 @@ from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
 from schedules import engine
+from schedules.progress import short_date
 
 
 class Infusate(models.TextChoices):
@@ -197,14 +198,13 @@ class TherapyPlan(models.Model):
 
     def clean(self):
         if self.chemo_end_date and self.end_date and self.end_date < self.chemo_end_date:
-            raise ValidationError(
-                {"end_date": f"Chemotherapy ended on {self.chemo_end_date}: the therapy ends on or after it."}
-            )
+            ended = short_date(self.chemo_end_date)
+            raise ValidationError({"end_date": f"Chemotherapy ended on {ended}: the therapy ends on or after it."})
         if self.pk and self.surgery_date:
             first = self.recorded_fills.order_by("date").values_list("date", flat=True).first()
             if first is not None and first < self.surgery_date:
                 raise ValidationError(
-                    {"surgery_date": f"A fill is already recorded on {first:%d %b %Y}, before this surgery date."}
+                    {"surgery_date": f"A fill is already recorded on {short_date(first)}, before this surgery date."}
                 )
 
 
