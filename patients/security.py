@@ -6,6 +6,7 @@
   refreshed whenever the session changes, so the sign-in time is kept and checked here.
 """
 
+import ipaddress
 import time
 
 from django.conf import settings
@@ -16,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
-from patients import access
+from patients import access, ratelimit
 
 SIGNED_IN_AT = "pumpcare_signed_in_at"
 LAST_SEEN_AT = "pumpcare_last_seen_at"
@@ -28,6 +29,68 @@ LAST_SEEN_RESOLUTION_SECONDS = 60
 
 # Pages a signed-in member of staff may open before the second factor.
 SECOND_FACTOR_EXEMPT_URL_NAMES = ("logout", "two_factor_verify", "two_factor_setup", "healthz", "readyz")
+
+
+def client_ip(request) -> str | None:
+    """The address of the person's browser, not of our proxy (django-axes and the rate limits use it).
+
+    Each of the TRUSTED_PROXY_COUNT proxies in front of the site appends the address it was reached from to
+    X-Forwarded-For, so the client's address is that many entries from the right; entries further left were
+    sent by the client and can be forged. Written here rather than with django-ipware, whose proxy count
+    counts the proxies' own addresses, which a single nginx does not add.
+    """
+    remote = request.META.get("REMOTE_ADDR")
+    count = settings.TRUSTED_PROXY_COUNT
+    if count <= 0:
+        return remote
+    hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+    if len(hops) < count:
+        return remote
+    try:
+        return str(ipaddress.ip_address(hops[-count]))
+    except ValueError:
+        return remote
+
+
+# A browser that signed in to an account before is not slowed by failures elsewhere (OWASP "device cookies").
+KNOWN_BROWSER_COOKIE = "pumpcare_known_browser"
+KNOWN_BROWSER_SALT = "pumpcare.known-browser"
+KNOWN_BROWSER_MAX_AGE = 180 * 24 * 60 * 60
+KNOWN_BROWSER_ACCOUNTS = 5
+
+
+def _known_accounts(request) -> list[str]:
+    value = request.get_signed_cookie(KNOWN_BROWSER_COOKIE, default="", salt=KNOWN_BROWSER_SALT,
+                                      max_age=KNOWN_BROWSER_MAX_AGE)
+    return [item for item in value.split(",") if item]
+
+
+def account_wait(request, username: str) -> int | None:
+    """Seconds to wait before this account's password may be tried again, or None to go ahead.
+
+    django-axes locks an (account, address) pair. Guessing one account from many addresses is slowed here
+    instead: past SIGNIN_USERNAME_FAILURES failures in the window, one try per interval from anywhere, so a
+    real user is at worst asked to wait seconds, never locked out, and not at all from a known browser.
+    """
+    key = ratelimit.key_for("signin-account", username)
+    failures = ratelimit.count(key, window_seconds=settings.SIGNIN_USERNAME_WINDOW_SECONDS)
+    if failures < settings.SIGNIN_USERNAME_FAILURES or key in _known_accounts(request):
+        return None
+    return ratelimit.take_turn(key, interval_seconds=settings.SIGNIN_USERNAME_INTERVAL_SECONDS)
+
+
+def account_failed(username: str) -> None:
+    ratelimit.hit(ratelimit.key_for("signin-account", username), limit=0,
+                  window_seconds=settings.SIGNIN_USERNAME_WINDOW_SECONDS)
+
+
+def remember_browser(request, response, user) -> None:
+    key = ratelimit.key_for("signin-account", user.get_username())
+    accounts = [key, *(k for k in _known_accounts(request) if k != key)][:KNOWN_BROWSER_ACCOUNTS]
+    response.set_signed_cookie(
+        KNOWN_BROWSER_COOKIE, ",".join(accounts), salt=KNOWN_BROWSER_SALT, max_age=KNOWN_BROWSER_MAX_AGE,
+        secure=settings.SESSION_COOKIE_SECURE, httponly=True, samesite="Lax",
+    )
 
 
 class StaffSessionMiddleware:

@@ -232,3 +232,45 @@ def test_a_full_admin_can_still_revert_their_own_clinics_records(clinic_a_record
     assert response.status_code == 302
     patient.refresh_from_db()
     assert patient.name == "Reverted"
+
+
+# Medium: choices, attribution, filters, audit ------------------------------------------------------------------
+
+
+def test_user_choices_list_only_the_clinics_own_people(clinic_a_records, personas, client_for):
+    page = client_for(personas[("b", True)]).get(reverse("admin:patients_caregiveraccess_add"))
+    form = page.context["adminform"].form
+    offered = {u.username for u in form.fields["user"].queryset}
+    assert offered and not offered & {"patient_a", "caregiver_a", "staff_a", "a_admin"}
+    assert "granted_by" not in form.fields  # set by the server, not chosen
+
+
+def test_attribution_is_set_from_the_signed_in_user(clinic_a_records, personas, client_for):
+    admin_a = personas[("a", True)]
+    plan = clinic_a_records.plan
+    client = client_for(admin_a)
+    data = {"plan": plan.pk, "cycle": 3, "attempt": 1, "planned_date": "2026-05-01", "reason": "low platelets",
+            "created_by": personas[("a", False)].pk}
+    assert client.post(reverse("admin:schedules_hold_add"), data).status_code == 302
+    assert Hold.objects.get(cycle=3).created_by == admin_a
+    grant_data = {"patient": clinic_a_records.pk, "user": personas[("a", False)].pk,
+                  "granted_at_0": "2026-03-10", "granted_at_1": "10:00", "granted_by": personas[("a", False)].pk}
+    assert client.post(reverse("admin:patients_caregiveraccess_add"), grant_data).status_code == 302
+    assert CaregiverAccess.objects.get(user=personas[("a", False)]).granted_by == admin_a
+
+
+def test_list_filters_name_only_the_users_own_clinics(clinic_a_records, patient_b, personas, client_for):
+    page = client_for(personas[("b", False)]).get(reverse("admin:patients_patient_changelist"))
+    choices = [c["display"] for spec in page.context["cl"].filter_specs for c in spec.choices(page.context["cl"])]
+    assert "Clinic A" not in choices and "Clinic A" not in page.content.decode()
+
+
+def test_an_admin_look_at_a_patient_is_audited(clinic_a_records, personas, client_for):
+    viewer = personas[("a", False)]
+    client = client_for(viewer)
+    assert client.get(reverse("admin:patients_patient_change", args=[clinic_a_records.pk])).status_code == 200
+    assert client.get(reverse("admin:schedules_therapyplan_change", args=[clinic_a_records.plan.pk])).status_code == 200
+    assert client.get(history_url(clinic_a_records)).status_code == 200
+    events = AccessEvent.objects.filter(patient=clinic_a_records, user=viewer, action=AccessEvent.Action.VIEW)
+    assert sorted(events.values_list("detail", flat=True)) == [
+        "admin:patients_patient_change", "admin:patients_patient_history", "admin:schedules_therapyplan_change"]

@@ -235,3 +235,20 @@ def test_secret_links_never_reach_the_logs():
     reset = logging.LogRecord("x", logging.ERROR, __file__, 1, "GET /accounts/reset/MQ/abc-123def/ 500", (), None)
     RedactSecretsFilter().filter(reset)
     assert "abc-123def" not in reset.getMessage()
+
+
+def test_no_email_backend_prints_a_sign_in_link(patient_a, capsys, settings):
+    """The console backend (development, or production when explicitly chosen) prints emails without links."""
+    from django.core import mail
+
+    from patients import services
+
+    settings.EMAIL_BACKEND = "pumpcare.mail.RedactingConsoleBackend"
+    services.set_password_email_send(user=patient_a.user, base_url="https://pumpcare.example.org",
+                                     template="staff_patient_invite")
+    mail.send_mail("Your calendar", "Add https://pumpcare.example.org/feeds/s3cr3tT0ken.ics", None, ["a@example.com"])
+    printed = capsys.readouterr().out
+    assert "/accounts/reset/[redacted]/" in printed
+    assert "s3cr3tT0ken" not in printed
+    uid_and_token = printed.count("/accounts/reset/") - printed.count("/accounts/reset/[redacted]/")
+    assert uid_and_token == 0
