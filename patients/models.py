@@ -5,6 +5,7 @@ from datetime import date
 from zoneinfo import ZoneInfo, available_timezones
 
 from django.conf import settings
+from django.contrib.sessions.base_session import AbstractBaseSession
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
@@ -174,3 +175,23 @@ class AccessEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class UserSession(AbstractBaseSession):
+    """A signed-in browser (Django's database session, plus whose it is): lets a person see and end their
+    sessions, and lets revoking someone's access end theirs. Filled from the session's own data on each save
+    (patients.sessions.SessionStore), so nothing here is written outside a session save."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.CASCADE, related_name="+")
+    user_agent = models.CharField(max_length=300, blank=True)
+    signed_in_at = models.DateTimeField(null=True)
+    last_active_at = models.DateTimeField(null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "expire_date"])]
+
+    @classmethod
+    def get_session_store_class(cls):
+        from patients.sessions import SessionStore
+
+        return SessionStore

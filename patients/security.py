@@ -1,7 +1,8 @@
 """Session rules for people who see health data, applied on every request.
 
 - Clinic staff must pass a second factor (TOTP or a backup code) before any other page.
-- Staff sessions end after STAFF_IDLE_TIMEOUT_SECONDS without a request.
+- Sessions end after IDLE_TIMEOUT_SECONDS without a request, staff's after STAFF_IDLE_TIMEOUT_SECONDS; the
+  sign-in page then says why.
 - No session, staff or not, outlives SESSION_COOKIE_AGE from sign-in: the cookie's expiry is
   refreshed whenever the session changes, so the sign-in time is kept and checked here.
 """
@@ -18,9 +19,8 @@ from django.utils import timezone
 from django.utils.http import urlencode
 
 from patients import access, ratelimit
+from patients.sessions import LAST_SEEN_AT, SIGNED_IN_AT, USER_AGENT
 
-SIGNED_IN_AT = "pumpcare_signed_in_at"
-LAST_SEEN_AT = "pumpcare_last_seen_at"
 IS_STAFF = "pumpcare_is_staff"
 STAFF_CHECKED_AT = "pumpcare_staff_checked_at"
 STAFF_RECHECK_SECONDS = 60
@@ -29,6 +29,14 @@ LAST_SEEN_RESOLUTION_SECONDS = 60
 
 # Pages a signed-in member of staff may open before the second factor.
 SECOND_FACTOR_EXEMPT_URL_NAMES = ("logout", "two_factor_verify", "two_factor_setup", "healthz", "readyz")
+
+
+def duration(seconds: int) -> str:
+    """30 minutes, 2 hours: how long an idle timeout is, in words."""
+    minutes = seconds // 60
+    if minutes >= 60 and minutes % 60 == 0:
+        return f"{minutes // 60} hour{'s' if minutes != 60 else ''}"
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
 def client_ip(request) -> str | None:
@@ -112,6 +120,7 @@ class StaffSessionMiddleware:
         session = request.session
         now = time.time()
         signed_in_at = session.setdefault(SIGNED_IN_AT, now)
+        session.setdefault(USER_AGENT, request.META.get("HTTP_USER_AGENT", "")[:300])
         # Clinic staff and admin-site users see other people's health data. Once staff, staff for the
         # session; anyone else is looked at again every minute, so a membership granted mid-session
         # brings the second factor within a minute, without a query on every request.
@@ -122,8 +131,13 @@ class StaffSessionMiddleware:
         last_seen = session.get(LAST_SEEN_AT, now)
         if now - signed_in_at > settings.SESSION_COOKIE_AGE:
             return self.end(request, "Your session has ended. Please sign in again.")
-        if is_staff and now - last_seen > settings.STAFF_IDLE_TIMEOUT_SECONDS:
-            return self.end(request, "You were signed out after 30 minutes without activity. Please sign in again.")
+        idle_limit = settings.STAFF_IDLE_TIMEOUT_SECONDS if is_staff else settings.IDLE_TIMEOUT_SECONDS
+        if now - last_seen > idle_limit:
+            return self.end(
+                request,
+                f"You were signed out after {duration(idle_limit)} without activity, to keep your health "
+                "information private. Please sign in again.",
+            )
         if now - last_seen >= LAST_SEEN_RESOLUTION_SECONDS or LAST_SEEN_AT not in session:
             session[LAST_SEEN_AT] = now
         if is_staff and not request.user.is_verified() and not self.exempt(request):
@@ -139,3 +153,17 @@ class StaffSessionMiddleware:
         logout(request)
         messages.info(request, message)
         return redirect(f"{reverse('login')}?{urlencode({'next': path})}")
+
+
+class NoStoreForSignedInMiddleware:
+    """Every page answered to a signed-in person carries health or account data: `private, no-store`, so a
+    shared computer's browser cache or a proxy never keeps it (the back button after sign-out shows nothing)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.user.is_authenticated:
+            response["Cache-Control"] = "private, no-store"
+        return response

@@ -113,6 +113,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "patients.security.StaffSessionMiddleware",
+    "patients.security.NoStoreForSignedInMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -152,7 +153,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # zxcvbn finds words, years, keyboard runs and common substitutions ("Summer2026!!", "qwertyuiopas") and
+    # says which; 4 means about 10^10 guesses or more.
+    {"NAME": "django_zxcvbn_password_validator.ZxcvbnPasswordValidator"},
 ]
+PASSWORD_MINIMAL_STRENGTH = env_int("PASSWORD_MINIMAL_STRENGTH", 4)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -171,13 +176,21 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 SIGNIN_USERNAME_FAILURES = env_int("SIGNIN_USERNAME_FAILURES", 10)
 SIGNIN_USERNAME_WINDOW_SECONDS = 15 * 60
 SIGNIN_USERNAME_INTERVAL_SECONDS = env_int("SIGNIN_USERNAME_INTERVAL_SECONDS", 10)
+# Password-reset emails per hour: to one email address, and asked for by one client address.
+PASSWORD_RESET_PER_ADDRESS = env_int("PASSWORD_RESET_PER_ADDRESS", 3)
+PASSWORD_RESET_PER_CLIENT = env_int("PASSWORD_RESET_PER_CLIENT", 10)
+PASSWORD_RESET_WINDOW_SECONDS = 60 * 60
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 
-# Sessions: 12 hours at most for everyone; staff also end after 30 idle minutes (patients.middleware).
+# Sessions: 12 hours at most for everyone; idle sessions end after IDLE_TIMEOUT_MINUTES, staff's after
+# STAFF_IDLE_TIMEOUT_MINUTES (patients.security). Sessions are stored with their user (patients.sessions), so
+# a person can see and end theirs and revoking access ends them.
+SESSION_ENGINE = "patients.sessions"
 SESSION_COOKIE_AGE = 12 * 60 * 60
-STAFF_IDLE_TIMEOUT_SECONDS = 30 * 60
+IDLE_TIMEOUT_SECONDS = env_int("IDLE_TIMEOUT_MINUTES", 120) * 60
+STAFF_IDLE_TIMEOUT_SECONDS = env_int("STAFF_IDLE_TIMEOUT_MINUTES", 30) * 60
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 

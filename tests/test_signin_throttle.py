@@ -83,3 +83,38 @@ def test_a_browser_that_signed_in_before_is_not_slowed(patient_a, settings, time
     spread_failures(settings)
     sign_in(Client(REMOTE_ADDR="198.51.100.1"), "wrong password 2")
     assert sign_in(known).status_code == 302
+
+
+# Password reset --------------------------------------------------------------------------------------------
+
+
+def ask_reset(client: Client, email: str = "patient_a@example.com"):
+    return client.post(reverse("password_reset"), {"email": email})
+
+
+def test_reset_emails_to_one_address_are_limited(patient_a, settings, mailoutbox):
+    for n in range(settings.PASSWORD_RESET_PER_ADDRESS + 5):
+        response = ask_reset(Client(REMOTE_ADDR=f"192.0.2.{n}"))
+        # The page reads the same either way: it never tells whether an account exists or was limited.
+        assert response.status_code == 302 and response.url == reverse("password_reset_done")
+    assert len(mailoutbox) == settings.PASSWORD_RESET_PER_ADDRESS
+
+
+def test_reset_requests_from_one_client_are_limited(patient_a, settings, mailoutbox):
+    client = Client(REMOTE_ADDR="203.0.113.9")
+    for n in range(settings.PASSWORD_RESET_PER_CLIENT):
+        assert ask_reset(client, f"someone{n}@example.com").status_code == 302
+    refused = ask_reset(client)
+    assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+    assert mailoutbox == []
+    assert ask_reset(Client(REMOTE_ADDR="198.51.100.7")).status_code == 302
+    assert len(mailoutbox) == 1
+
+
+def test_the_reset_limit_opens_again_after_an_hour(patient_a, settings, mailoutbox, time_machine):
+    time_machine.move_to(NOW, tick=False)
+    for _ in range(settings.PASSWORD_RESET_PER_ADDRESS + 1):
+        ask_reset(Client())
+    time_machine.move_to(NOW + dt.timedelta(hours=1, minutes=1), tick=False)
+    ask_reset(Client())
+    assert len(mailoutbox) == settings.PASSWORD_RESET_PER_ADDRESS + 1
