@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import date
+from pathlib import Path
 from zoneinfo import ZoneInfo, available_timezones
 
 from django.conf import settings
@@ -15,8 +16,14 @@ from simple_history.models import HistoricalRecords
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
+# The IANA zones a clinic may have, enforced by the database too (a CHECK ... IN). Read from a file kept in the
+# repository rather than from the system's tzdata, so an update of the system never changes the model (or the
+# migrations) silently; a zone added to the file comes with a migration (makemigrations sees it).
+CLINIC_TIME_ZONES = tuple(Path(__file__).with_name("time_zones.txt").read_text().split())
+
+
 def validate_time_zone(value: str) -> None:
-    if value not in available_timezones():
+    if value not in CLINIC_TIME_ZONES or value not in available_timezones():
         raise ValidationError("%(value)s is not an IANA time zone (e.g. America/New_York).", params={"value": value})
 
 
@@ -46,7 +53,8 @@ class Clinic(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(open_weekdays__regex=r"^0?1?2?3?4?5?6?$"), name="clinic_open_weekdays_digits"
-            )
+            ),
+            models.CheckConstraint(condition=models.Q(time_zone__in=CLINIC_TIME_ZONES), name="clinic_time_zone_iana"),
         ]
 
     def __str__(self) -> str:
