@@ -73,6 +73,12 @@ def _known_accounts(request) -> list[str]:
     return [item for item in value.split(",") if item]
 
 
+def session_started(request) -> None:
+    """What the sessions page shows of a sign-in, written with the sign-in itself."""
+    request.session[SIGNED_IN_AT] = request.session[LAST_SEEN_AT] = time.time()
+    request.session[USER_AGENT] = request.META.get("HTTP_USER_AGENT", "")[:300]
+
+
 def account_wait(request, username: str) -> int | None:
     """Seconds to wait before this account's password may be tried again, or None to go ahead.
 

@@ -33,6 +33,7 @@ class SignInView(auth_views.LoginView):
 
     def form_valid(self, form):
         response = super().form_valid(form)
+        security.session_started(self.request)
         security.remember_browser(self.request, response, form.get_user())
         return response
 
