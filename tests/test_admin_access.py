@@ -128,7 +128,7 @@ def admin_requests(model, obj):
     yield "GET", reverse(f"{info}_history", args=[obj.pk]), None
     history = getattr(model, "history", None)
     if history is not None and hasattr(model_admin, "history_form_view"):
-        version = history.filter(pk=obj.pk).order_by("history_id").first().history_id
+        version = history.filter(**{model._meta.pk.attname: obj.pk}).order_by("history_id").first().history_id
         url = reverse(f"{info}_simple_history", args=[obj.pk, version])
         yield "GET", url, None
         yield "POST", url, form
