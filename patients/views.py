@@ -1,4 +1,4 @@
-"""Sign-in, and the signed-in browsers page (the second factor for staff is in two_factor.py)."""
+"""Sign-in, the language switch and the signed-in browsers page (the second factor is in two_factor.py)."""
 
 import datetime as dt
 import hashlib
@@ -9,10 +9,12 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.utils import translation
+from django.views.decorators.http import require_http_methods, require_POST
+from django.views.i18n import set_language as django_set_language
 from ua_parser import parse
 
-from patients import ratelimit, security, sessions
+from patients import language, ratelimit, security, services, sessions
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -33,9 +35,28 @@ class SignInView(auth_views.LoginView):
 
     def form_valid(self, form):
         response = super().form_valid(form)
+        user = form.get_user()
+        # A language picked with the switch on this device is the person's choice: it becomes their
+        # setting. Otherwise their own setting applies; someone who never chose keeps what they read now.
+        chosen = language.supported(self.request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME))
+        saved = language.saved_language(user)
+        current = chosen or saved or language.supported(translation.get_language()) or settings.LANGUAGE_CODE
+        if current != saved:
+            services.language_save(user=user, language=current)
+        language.remember(self.request, current)
         security.session_started(self.request)
-        security.remember_browser(self.request, response, form.get_user())
+        security.remember_browser(self.request, response, user)
         return response
+
+
+@require_POST
+def set_language(request):
+    """Django's set_language (cookie, then back to the page); for a signed-in person it also saves the setting."""
+    chosen = language.supported(request.POST.get("language"))
+    if chosen is not None and request.user.is_authenticated:
+        services.language_save(user=request.user, language=chosen)
+        language.remember(request, chosen)
+    return django_set_language(request)
 
 
 class PasswordResetView(auth_views.PasswordResetView):

@@ -17,6 +17,9 @@ urlpatterns = [
     path("accounts/password_reset/", patient_views.PasswordResetView.as_view(), name="password_reset"),
     path("accounts/signed-in/", patient_views.signed_in_browsers, name="signed_in_browsers"),
     path("accounts/", include("django.contrib.auth.urls")),
+    # No /es/ prefixes (i18n_patterns): a link shared between people, a bookmark and every calendar feed
+    # address must keep working whatever language the person reading it chose.
+    path("language/", patient_views.set_language, name="set_language"),
     path("clinic/", include("clinic.urls")),
     path("clinic/patients/<uuid:public_id>/history/", history.patient_history, name="patient_history"),
     path("", include("portal.urls")),
