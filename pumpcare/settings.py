@@ -246,6 +246,8 @@ if EMAIL_BACKEND in _CONSOLE_BACKENDS:
             "EMAIL_CONSOLE_IN_PRODUCTION=1 if printing emails (with their links redacted) is really meant."
         )
     EMAIL_BACKEND = "pumpcare.mail.RedactingConsoleBackend"
+# For the file backend (development: the whole message, links included, in files rather than in logs).
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(BASE_DIR / "sent-emails"))
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 587)
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")

@@ -134,6 +134,7 @@ def test_the_mail_server_down_then_up_delivers_every_notice_once(settings, time_
     server = SMTPServer()  # not started yet: connections are refused
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
+    settings.EMAIL_USE_TLS = False  # the test server speaks plain SMTP (production defaults to STARTTLS)
     due_notices(50)
     assert delivery.send_due(limit=100) == 50
     assert set(Notice.objects.values_list("status", "attempts")) == {("pending", 1)}
