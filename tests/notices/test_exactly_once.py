@@ -53,7 +53,7 @@ def worker_env(server: SMTPServer, **extra) -> dict:
     return {
         **os.environ, "DEBUG": "1", "DATABASE_URL": url, "SITE_URL": "https://pumpcare.example.org",
         "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend", "EMAIL_HOST": "127.0.0.1",
-        "EMAIL_PORT": str(server.port), "LOG_LEVEL": "WARNING", **extra,
+        "EMAIL_PORT": str(server.port), "EMAIL_USE_TLS": "0", "LOG_LEVEL": "WARNING", **extra,
     }
 
 
