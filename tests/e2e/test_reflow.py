@@ -44,7 +44,7 @@ def narrow_page(request, browser, live_server):
 
 @pytest.fixture
 def demo(transactional_db, frozen):
-    call_command("demo", stdout=StringIO())
+    call_command("demo", allow_production=True, stdout=StringIO())
     return Patient.objects.select_related("clinic").get(user__username=ACCOUNTS["patient"][0])
 
 
