@@ -6,6 +6,9 @@ Changes are kept by django-simple-history on each model; views and feed fetches 
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
 from patients.models import AccessEvent, Patient
 
 # Fields that are bookkeeping, not the record: left out of "what changed".
@@ -39,6 +42,10 @@ class Change:
     kind: str  # created / changed / deleted
     fields: tuple[tuple[str, str, str], ...]  # (field label, before, after)
 
+    @property
+    def kind_label(self) -> str:
+        return str(KIND_LABELS[self.kind])
+
 
 def _display(record, field) -> str:
     value = getattr(record, field.attname)
@@ -47,6 +54,13 @@ def _display(record, field) -> str:
     if field.choices:
         return str(dict(field.flatchoices).get(value, value))
     return str(value)
+
+
+KIND_LABELS = {
+    "created": pgettext_lazy("record", "created"),
+    "changed": pgettext_lazy("record", "changed"),
+    "deleted": pgettext_lazy("record", "deleted"),
+}
 
 
 def changes_of(history_qs, label: str) -> list[Change]:
@@ -71,7 +85,7 @@ def changes_of(history_qs, label: str) -> list[Change]:
                 if getattr(before, f.attname) != getattr(record, f.attname)
             ]
         previous_by_object[record.id] = record
-        who = record.history_user.get_username() if record.history_user else "system"
+        who = record.history_user.get_username() if record.history_user else str(_("system"))
         changes.append(Change(record.history_date, who, label, kind, tuple(diff)))
     return changes
 

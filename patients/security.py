@@ -15,6 +15,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.utils.translation import gettext as _
 
 from patients import access
 
@@ -65,9 +66,11 @@ class StaffSessionMiddleware:
         is_staff = session[IS_STAFF]
         last_seen = session.get(LAST_SEEN_AT, now)
         if now - signed_in_at > settings.SESSION_COOKIE_AGE:
-            return self.end(request, "Your session has ended. Please sign in again.")
+            return self.end(request, _("Your session has ended. Please sign in again."))
         if is_staff and now - last_seen > settings.STAFF_IDLE_TIMEOUT_SECONDS:
-            return self.end(request, "You were signed out after 30 minutes without activity. Please sign in again.")
+            return self.end(
+                request, _("You were signed out after 30 minutes without activity. Please sign in again.")
+            )
         if now - last_seen >= LAST_SEEN_RESOLUTION_SECONDS or LAST_SEEN_AT not in session:
             session[LAST_SEEN_AT] = now
         if is_staff and not request.user.is_verified() and not self.exempt(request):

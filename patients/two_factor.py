@@ -10,6 +10,7 @@ from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 from django_otp import devices_for_user, match_token
 from django_otp import login as otp_login
@@ -21,7 +22,7 @@ BACKUP_CODE_COUNT = 10
 
 class CodeForm(forms.Form):
     code = forms.CharField(
-        label="Code from your authenticator app (or a backup code)",
+        label=_("Code from your authenticator app (or a backup code)"),
         max_length=16,
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}),
     )
@@ -36,7 +37,7 @@ def safe_next(request) -> str:
 
 def create_backup_codes(user) -> list[str]:
     """Replace the user's backup codes with new ones, shown once."""
-    device, _ = StaticDevice.objects.get_or_create(user=user, name="Backup codes", defaults={"confirmed": True})
+    device, _created = StaticDevice.objects.get_or_create(user=user, name="Backup codes", defaults={"confirmed": True})
     device.token_set.all().delete()
     codes = [StaticToken.random_token() for _ in range(BACKUP_CODE_COUNT)]
     StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
@@ -60,8 +61,10 @@ def verify(request):
             return redirect(safe_next(request))
         form.add_error(
             "code",
-            "That code was not accepted. Codes change every 30 seconds, and after a wrong one there is a short "
-            "pause: wait a few seconds, then enter the newest code from your app.",
+            _(
+                "That code was not accepted. Codes change every 30 seconds, and after a wrong one there is a short "
+                "pause: wait a few seconds, then enter the newest code from your app."
+            ),
         )
     return render(request, "registration/two_factor_verify.html", {"form": form, "next": safe_next(request)})
 
@@ -83,9 +86,9 @@ def setup(request):
                 device.save()
                 codes = create_backup_codes(request.user)
             otp_login(request, device)
-            messages.success(request, "Two-step sign-in is on.")
+            messages.success(request, _("Two-step sign-in is on."))
             return render(request, "registration/two_factor_codes.html", {"codes": codes, "next": safe_next(request)})
-        form.add_error("code", "That code is not right. Check your phone's clock and try the newest code.")
+        form.add_error("code", _("That code is not right. Check your phone's clock and try the newest code."))
     qr = segno.make(device.config_url, error="m")
     context = {
         "form": form,

@@ -1,6 +1,7 @@
 """Sign-in and the language switch (the second factor for staff is in two_factor.py)."""
 
 from django.conf import settings
+from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import views as auth_views
 from django.utils import translation
 from django.views.decorators.http import require_POST
@@ -24,6 +25,18 @@ class SignInView(auth_views.LoginView):
             services.language_save(user=user, language=current)
         language.remember(self.request, current)
         return response
+
+
+class PasswordResetForm(auth_forms.PasswordResetForm):
+    """The reset email in the account holder's language (else the one the request was made in)."""
+
+    def send_mail(self, subject_template_name, email_template_name, context, *args, **kwargs):
+        with translation.override(language.language_for(context["user"], default=translation.get_language())):
+            super().send_mail(subject_template_name, email_template_name, context, *args, **kwargs)
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    form_class = PasswordResetForm
 
 
 @require_POST
