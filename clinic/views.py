@@ -82,9 +82,8 @@ def _say_clinic_moves(request, result: services.RecomputeResult, *, prefix: str)
         "count": len(result.moves)
     }
     patients = ngettext("%(count)d patient", "%(count)d patients", plans) % {"count": plans}
-    messages.success(request, _("%(prefix)s %(fills)s (%(patients)s).") % {
-        "prefix": prefix, "fills": fills, "patients": patients
-    })
+    said = _("%(prefix)s %(fills)s (%(patients)s). “Changed dates: who was told” lists them, and who was emailed.")
+    messages.success(request, said % {"prefix": prefix, "fills": fills, "patients": patients})
 
 
 def _patient_url(patient) -> str:

@@ -66,6 +66,8 @@ def reason_text(line: dict, *, detailed: bool) -> str:
         return _("the visit before it was on %(day)s") % {"day": day(when)}
     if reason == "follows":
         return _("it follows the change above")
+    if reason == "moved_care":
+        return _("care has moved to another clinic")
     if reason == "ended":
         return _("the treatment has ended")
     if reason == "plan":

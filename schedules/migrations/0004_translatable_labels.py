@@ -2,8 +2,9 @@
 
 import django.core.validators
 import django.db.models.deletion
-import schedules.models
 from django.db import migrations, models
+
+import schedules.models
 
 
 class Migration(migrations.Migration):
