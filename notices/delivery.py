@@ -32,7 +32,7 @@ from django.utils import timezone, translation
 from notices.followers import follower as find_follower
 from notices.models import Notice, Preference
 from notices.wording import wording_for
-from patients import language
+from patients.language import language_for
 from schedules.models import ScheduledFill, TherapyPlan
 
 logger = logging.getLogger(__name__)
@@ -155,17 +155,17 @@ def build_message(notice: Notice, *, follower, fill: ScheduledFill | None) -> Em
     preference, _ = Preference.objects.get_or_create(
         patient=patient, recipient_key=follower.key, defaults={"caregiver": follower.caregiver}
     )
-    # Everything the reader sees is in their own language, whoever's worker sends it.
-    reader = follower.caregiver if follower.caregiver is not None else patient.user
-    with translation.override(language.language_for(reader)):
+    reader = patient.user if follower.is_patient else follower.caregiver
+    with translation.override(language_for(reader)):  # the reader's language, not the worker's
         return _message(notice, follower=follower, fill=fill, preference=preference)
 
 
-def _message(notice: Notice, *, follower, fill: ScheduledFill | None, preference) -> EmailMultiAlternatives:
+def _message(notice: Notice, *, follower, fill: ScheduledFill | None, preference: Preference) -> EmailMultiAlternatives:
     patient = notice.patient
     words = wording_for(notice, is_patient=follower.is_patient, detailed=follower.detailed, fill=fill)
     unsubscribe = absolute(reverse("notices:unsubscribe", args=[unsubscribe_token(preference)]))
     context = {
+        "language": translation.get_language(),
         "words": words,
         "clinic": patient.clinic,
         "patient_url": absolute(reverse("portal:patient_home", args=[patient.public_id])),

@@ -1,28 +1,22 @@
 from django import forms
-from django.utils.functional import lazy
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from notices.models import Preference
 
 
-def _days_before(days: int) -> str:
-    return gettext("%(days)d days before, and the morning before") % {"days": days}
-
-
-# Choices are built once, at import: each label is translated when the form is shown, in the reader's language.
-_days_before_lazy = lazy(_days_before, str)
+def _days_choices():
+    """Called each time the form is shown, so the labels are in the reader's language."""
+    return [
+        (1, _("The morning before only")),
+        *((n, ngettext("%(count)d day before, and the morning before",
+                       "%(count)d days before, and the morning before", n) % {"count": n}) for n in range(2, 8)),
+    ]
 
 
 class PreferenceForm(forms.Form):
     reminders = forms.BooleanField(label=_("Reminders before each refill"), required=False)
-    days_ahead = forms.TypedChoiceField(
-        label=_("First reminder"), coerce=int,
-        choices=[
-            (1, _("The morning before only")),
-            *((n, _days_before_lazy(n)) for n in range(2, 8)),
-        ],
-    )
+    days_ahead = forms.TypedChoiceField(label=_("First reminder"), coerce=int, choices=_days_choices)
     changes = forms.BooleanField(label=_("When a date moves, or a refill is held or cancelled"), required=False)
     overdue = forms.BooleanField(label=_("When a refill is overdue"), required=False)
     wording = forms.ChoiceField(label=_("Wording"), choices=Preference.Wording.choices, widget=forms.RadioSelect)

@@ -1,19 +1,18 @@
-"""What a notice says, in plain words, for one reader: discreet (no drug names) unless they chose details.
+"""What a notice says, in plain words, for one reader, in their language: discreet (no drug names) unless
+they chose the detailed wording. Called inside ``translation.override`` of the reader's language.
 
 Subjects are always discreet and never name the patient: they show on lock screens and in shared inboxes.
-Written in the active language: the sender renders each notice inside the recipient's language
-(translation.override). Every sentence is translated whole, so each language orders its own words.
+A caregiver's email names the patient by first name in the body, so one caregiver of two knows whose it is.
 """
 
 import datetime as dt
 from dataclasses import dataclass
 
 from django.utils.formats import date_format
-from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
 from notices.models import Notice
-from schedules.models import ScheduledFill
+from schedules.models import Infusate, ScheduledFill
 
 
 def day(value: dt.date | str) -> str:
@@ -30,39 +29,35 @@ class Wording:
     sentences: tuple[str, ...]
 
 
-def _visit(*, is_patient: bool, detailed: bool, first_name: str) -> str:
-    """Whose visit, as words that sit inside a sentence: "your refill", "Ana's clinic visit"."""
-    if is_patient:
-        return _("your refill") if detailed else _("your clinic visit")
-    if detailed:
-        return _("%(name)s's refill") % {"name": first_name}
-    return _("%(name)s's clinic visit") % {"name": first_name}
+def _infusate(fill: ScheduledFill) -> str:
+    names = {
+        Infusate.FUDR: "FUDR",
+        Infusate.FUDR_DEX: _("FUDR with dexamethasone"),
+        Infusate.HEPARINIZED_SALINE: _("heparinized saline"),
+        Infusate.SALINE: _("saline"),
+        Infusate.GLYCERIN: _("glycerin"),
+    }
+    return names.get(fill.infusate, fill.infusate)
 
 
-def _what_goes_in(fill: ScheduledFill | None) -> str:
-    if fill is None:
-        return ""
-    name = fill.get_infusate_display()
+def _what_goes_in(fill: ScheduledFill) -> str:
+    if fill.is_chemo and fill.cycle:
+        return _("The pump is filled with %(infusate)s (chemotherapy), cycle %(cycle)s.") % {
+            "infusate": _infusate(fill), "cycle": fill.cycle}
     if fill.is_chemo:
-        if fill.cycle:
-            return _("The pump is filled with %(name)s (chemotherapy), cycle %(cycle)d.") % {
-                "name": name, "cycle": fill.cycle
-            }
-        return _("The pump is filled with %(name)s (chemotherapy).") % {"name": name}
+        return _("The pump is filled with %(infusate)s (chemotherapy).") % {"infusate": _infusate(fill)}
     if fill.held:
-        return _("The pump is filled with %(name)s (the chemotherapy is held).") % {"name": name.lower()}
-    return _("The pump is filled with %(name)s.") % {"name": name.lower()}
+        return _("The pump is filled with %(infusate)s (the chemotherapy is held).") % {"infusate": _infusate(fill)}
+    return _("The pump is filled with %(infusate)s.") % {"infusate": _infusate(fill)}
 
 
-def reason_text(line: dict, *, detailed: bool) -> str:
+def reason_text(line: dict) -> str:
     reason, when = line.get("reason"), line.get("reason_date")
     if reason == "closed":
         if when == line["old_date"]:
             return _("the clinic is closed that day")
         return _("the clinic is closed on %(day)s") % {"day": day(when)}
     if reason == "recorded":
-        if detailed:
-            return _("the refill before it was on %(day)s") % {"day": day(when)}
         return _("the visit before it was on %(day)s") % {"day": day(when)}
     if reason == "follows":
         return _("it follows the change above")
@@ -75,56 +70,48 @@ def reason_text(line: dict, *, detailed: bool) -> str:
     return _("the clinic changed the schedule")
 
 
-def change_sentence(line: dict, *, detailed: bool, visit: str, clinic_visit: str) -> str:
-    """One line of a change notice; ``visit`` names the reader's visit ("your refill"), ``clinic_visit``
-    the same in discreet words ("your clinic visit")."""
-    old = day(line["old_date"])
-    words = {"visit": visit, "old": old, "reason": reason_text(line, detailed=detailed)}
+def change_sentence(line: dict, *, detailed: bool, name: str | None) -> str:
+    """One changed fill. ``name``: the patient's first name for a caregiver, None for the patient."""
+    values = {"name": name, "old": day(line["old_date"]), "reason": reason_text(line)}
     if line["what"] == "cancelled":
-        return capfirst(_("%(visit)s on %(old)s is cancelled: %(reason)s.") % words)
-    if line["what"] == "moved":
-        words["new"] = day(line["new_date"])
-        return capfirst(_("%(visit)s moved from %(old)s to %(new)s: %(reason)s.") % words)
-    if not detailed:
-        return capfirst(
-            _("%(visit)s on %(old)s stays, but the clinic changed what is planned for it.")
-            % {"visit": clinic_visit, "old": old}
-        )
-    if line["what"] == "held":
-        return _(
-            "The chemotherapy planned on %(day)s is held: the visit stays, the pump gets heparinized saline."
-        ) % {"day": old}
-    return _("The hold on %(day)s is lifted: the chemotherapy goes ahead as planned.") % {"day": old}
+        text = (_("%(name)s's clinic visit on %(old)s is cancelled: %(reason)s.") if name
+                else _("Your clinic visit on %(old)s is cancelled: %(reason)s."))
+    elif line["what"] == "moved":
+        values["new"] = day(line["new_date"])
+        text = (_("%(name)s's clinic visit moved from %(old)s to %(new)s: %(reason)s.") if name
+                else _("Your clinic visit moved from %(old)s to %(new)s: %(reason)s."))
+    elif not detailed:
+        text = (_("%(name)s's clinic visit on %(old)s stays, but the clinic changed what is planned for it.") if name
+                else _("Your clinic visit on %(old)s stays, but the clinic changed what is planned for it."))
+    elif line["what"] == "held":
+        text = _("The chemotherapy planned on %(old)s is held: the visit stays, the pump gets heparinized saline.")
+    else:
+        text = _("The hold on %(old)s is lifted: the chemotherapy goes ahead as planned.")
+    return text % values
 
 
 def wording_for(notice: Notice, *, is_patient: bool, detailed: bool, fill: ScheduledFill | None) -> Wording:
-    first_name = notice.patient.name.split()[0] if notice.patient.name else _("the patient")
-    visit = _visit(is_patient=is_patient, detailed=detailed, first_name=first_name)
-    clinic_visit = _visit(is_patient=is_patient, detailed=False, first_name=first_name)
+    name = None if is_patient else (notice.patient.name.split() or ["?"])[0]
+    when = {"day": day(notice.fill_date), "name": name}
     if notice.kind == Notice.Kind.REMINDER:
-        on = day(notice.fill_date)
-        tomorrow = notice.days_before == 1
-        if tomorrow:
-            subject = _("Reminder: clinic visit tomorrow, %(day)s") % {"day": on}
-            headline = (_("Reminder: refill tomorrow, %(day)s") % {"day": on}) if detailed else subject
+        if notice.days_before == 1:
+            subject = _("Reminder: clinic visit tomorrow, %(day)s") % when
         else:
-            subject = _("Reminder: clinic visit on %(day)s") % {"day": on}
-            headline = (_("Reminder: refill on %(day)s") % {"day": on}) if detailed else subject
-        sentences = [capfirst(_("%(visit)s is on %(day)s.") % {"visit": visit, "day": on})]
+            subject = _("Reminder: clinic visit on %(day)s") % when
+        sentences = [(_("%(name)s's clinic visit is on %(day)s.") if name else _("Your clinic visit is on %(day)s."))
+                     % when]
         if detailed and fill is not None:
             sentences.append(_what_goes_in(fill))
-        return Wording(subject, headline, tuple(sentences))
+        return Wording(subject, subject, tuple(sentences))
     if notice.kind == Notice.Kind.OVERDUE:
-        subject = _("Overdue: please call the clinic")
-        sentence = capfirst(
-            _("%(visit)s planned on %(day)s has not been recorded. Please call the clinic today to arrange it.")
-            % {"visit": visit, "day": day(notice.fill_date)}
-        )
-        return Wording(subject, capfirst(_("%(visit)s is overdue") % {"visit": visit}), (sentence,))
+        headline = (_("%(name)s's refill is overdue") if name else _("Your refill is overdue")) % when
+        sentence = (
+            _("%(name)s's clinic visit planned on %(day)s has not been recorded. Please call the clinic today.")
+            if name else _("Your clinic visit planned on %(day)s has not been recorded. Please call the clinic today.")
+        ) % when
+        return Wording(_("Overdue: please call the clinic"), headline, (sentence,))
     lines = notice.change.lines if notice.change_id else []
-    sentences = tuple(
-        change_sentence(line, detailed=detailed, visit=visit, clinic_visit=clinic_visit) for line in lines
-    )
+    sentences = tuple(change_sentence(line, detailed=detailed, name=name) for line in lines)
     if len(lines) == 1 and lines[0]["what"] == "moved":
         subject = _("Change: clinic visit moved to %(day)s") % {"day": day(lines[0]["new_date"])}
     elif len(lines) == 1 and lines[0]["what"] == "cancelled":
