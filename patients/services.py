@@ -17,7 +17,7 @@ from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import override
 
-from patients import language
+from patients import language, sessions
 from patients.models import CaregiverAccess, Patient, Preferences
 
 
@@ -85,6 +85,8 @@ def caregiver_revoke(*, grant) -> None:
     grant.revoked_at = timezone.now()
     grant.save(update_fields=["revoked_at"])
     _deactivate_if_unused(grant.user)
+    # Signed out now: a session kept from before would come back to life if access were granted again.
+    sessions.end_sessions(grant.user)
 
 
 @transaction.atomic
@@ -94,6 +96,7 @@ def patient_login_revoke(*, patient) -> None:
     patient.save(update_fields=["user"])
     if user is not None:
         _deactivate_if_unused(user)
+        sessions.end_sessions(user)
 
 
 def set_password_email_send(*, user, base_url: str, template: str) -> None:
