@@ -2,9 +2,12 @@
 
 from django.utils.translation import gettext as _
 
-from patients.audit import Change, changes_of
+from patients.audit import Change, changes_of, name_references
 from patients.models import CaregiverAccess, Patient
 from schedules.models import CalendarSubscription, Hold, RecordedFill, TherapyPlan
+
+# A fill or hold belongs to a plan: the nurse knows the plan by its protocol ("Standard FUDR"), not its number.
+DESCRIBE = {TherapyPlan: (("protocol",), lambda plan: plan.protocol.name)}
 
 
 def patient_changes(patient: Patient) -> list[Change]:
@@ -18,4 +21,4 @@ def patient_changes(patient: Patient) -> list[Change]:
         *changes_of(CaregiverAccess.history.filter(patient_id=patient.pk), _("Caregiver access")),
         *changes_of(CalendarSubscription.history.filter(patient_id=patient.pk), _("Calendar link")),
     ]
-    return sorted(changes, key=lambda c: c.at, reverse=True)
+    return name_references(sorted(changes, key=lambda c: c.at, reverse=True), DESCRIBE)
