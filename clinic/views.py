@@ -62,12 +62,15 @@ def _say_moves(request, result: services.RecomputeResult, *, prefix: str) -> Non
     messages.success(request, f"{prefix} Moved: {'; '.join(shown)}{more}.")
 
 
-def _say_clinic_moves(request, result: services.RecomputeResult, *, prefix: str) -> None:
-    plans = len({m.plan_id for m in result.moves})
+def _say_updating(request, updating: int, *, prefix: str) -> None:
+    """A clinic-wide change is recomputed in the background: say how many schedules are being updated."""
+    if not updating:
+        messages.success(request, f"{prefix} No patient's schedule is affected.")
+        return
     messages.success(
         request,
-        f"{prefix} {len(result.moves)} planned fill{'s' if len(result.moves) != 1 else ''} moved "
-        f"({plans} patient{'s' if plans != 1 else ''}).",
+        f"{prefix} Updating the schedules of {updating} patient{'s' if updating != 1 else ''} in the background: "
+        "their pages say so until it is done (usually within a minute).",
     )
 
 
@@ -84,17 +87,18 @@ def dashboard(request, clinic_id: int | None = None):
     clinic, clinics = _clinic_or_first(request, clinic_id)
     today = clinic.today()
     rows = selectors.DASHBOARD_ROWS
-    week_start, week_end = today + dt.timedelta(days=1), today + dt.timedelta(days=7)
+    due = selectors.dashboard_due(clinic=clinic, today=today, limit=rows)
     context = {
         "clinic": clinic,
         "clinics": clinics,
         "today": today,
-        "counts": selectors.dashboard_counts(clinic=clinic, today=today),
-        "overdue": list(selectors.overdue_fills(clinic=clinic, today=today)[:rows]),
-        "due_today": list(selectors.fills_due_between(clinic=clinic, start=today, end=today)[:rows]),
-        "due_week": list(selectors.fills_due_between(clinic=clinic, start=week_start, end=week_end)[:rows]),
+        "counts": due["counts"],
+        "overdue": due["overdue"],
+        "due_today": due["today"],
+        "due_week": due["week"],
         "warnings": selectors.dashboard_warnings(clinic=clinic, today=today, limit=rows),
         "row_limit": rows,
+        "updating": selectors.plans_updating(clinic=clinic),
     }
     return render(request, "clinic/dashboard.html", context)
 
@@ -484,8 +488,8 @@ def clinic_settings(request, clinic_id: int):
     form = forms.ClinicSettingsForm(request.POST or None, instance=clinic, prefix="clinic")
     if request.method == "POST" and form.is_valid():
         form.save(commit=False)
-        result = services.clinic_settings_save(clinic=clinic)
-        _say_clinic_moves(request, result, prefix="Settings saved.")
+        updating = services.clinic_settings_save(clinic=clinic)
+        _say_updating(request, updating, prefix="Settings saved.")
         return redirect("staff:clinic_settings", clinic.pk)
     return render(
         request,
@@ -498,6 +502,7 @@ def clinic_settings(request, clinic_id: int):
             "holidays_form": forms.HolidaysForm(today=today, prefix="holidays"),
             "closures": clinic.closures.filter(date__gte=today - dt.timedelta(days=30)),
             "protocols": clinic.protocols.order_by("name"),
+            "updating": selectors.plans_updating(clinic=clinic),
         },
     )
 
@@ -532,8 +537,8 @@ def closures_add(request, clinic_id: int):
             },
             status=400,
         )
-    added, result = services.closures_add(clinic=clinic, days=days, by=request.user)
-    _say_clinic_moves(request, result, prefix=f"{added} closure date{'s' if added != 1 else ''} added.")
+    added, updating = services.closures_add(clinic=clinic, days=days, by=request.user)
+    _say_updating(request, updating, prefix=f"{added} closure date{'s' if added != 1 else ''} added.")
     return redirect(reverse("staff:clinic_settings", args=[clinic.pk]) + "#closures")
 
 
@@ -542,8 +547,8 @@ def closures_add(request, clinic_id: int):
 def closure_remove(request, clinic_id: int, closure_id: int):
     clinic, _ = _clinic_or_first(request, clinic_id)
     closure = get_object_or_404(ClinicClosure, pk=closure_id, clinic=clinic)
-    result = services.closure_remove(closure=closure)
-    _say_clinic_moves(request, result, prefix=f"Closure of {date_format(closure.date, 'D j M Y')} removed.")
+    updating = services.closure_remove(closure=closure)
+    _say_updating(request, updating, prefix=f"Closure of {date_format(closure.date, 'D j M Y')} removed.")
     return redirect(reverse("staff:clinic_settings", args=[clinic.pk]) + "#closures")
 
 
@@ -556,10 +561,10 @@ def protocol_edit(request, clinic_id: int, protocol_id: int | None = None):
     if request.method == "POST" and form.is_valid():
         try:
             with transaction.atomic():
-                result = services.protocol_save(protocol=form.instance)
+                updating = services.protocol_save(protocol=form.instance)
         except (IntegrityError, ValidationError):
             form.add_error("name", "The clinic already has a protocol with this name.")
         else:
-            _say_clinic_moves(request, result, prefix=f"Protocol “{form.instance.name}” saved.")
+            _say_updating(request, updating, prefix=f"Protocol “{form.instance.name}” saved.")
             return redirect(reverse("staff:clinic_settings", args=[clinic.pk]) + "#protocols")
     return render(request, "clinic/protocol_form.html", {"clinic": clinic, "form": form, "protocol": protocol})

@@ -11,6 +11,8 @@ from django.db import models
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from patients import search
+
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -106,7 +108,10 @@ class Patient(models.Model):
         validators=[MinValueValidator(0.1), MaxValueValidator(10)],
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    history = HistoricalRecords()
+    # Name and record number as search compares them (patients.search.normalize), set by clean(): so the
+    # staff search finds "Núñez" from "nunez" and "Maria Lopez" from "lopez maria" in one indexed column.
+    search_text = models.CharField(max_length=300, blank=True, editable=False)
+    history = HistoricalRecords(excluded_fields=["search_text"])
 
     class Meta:
         constraints = [
@@ -118,6 +123,11 @@ class Patient(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.record_number})"
+
+    def clean(self):
+        # Every form and service that saves a patient validates it first (full_clean), so this keeps the
+        # search column in step with the name wherever it is edited (staff pages, admin).
+        self.search_text = search.patient_text(self.name, self.record_number)
 
 
 class CaregiverAccessQuerySet(models.QuerySet):

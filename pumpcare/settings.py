@@ -67,8 +67,17 @@ try:
 except ValueError as exc:
     raise ImproperlyConfigured(f"DATABASE_URL is not a database URL we understand: {exc}") from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Wait for a writer rather than fail at once with "database is locked".
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # The embedded default, for one clinic: concurrent writes wait their turn instead of failing with
+    # "database is locked". WAL lets readers go on while one writer writes; IMMEDIATE takes the write lock
+    # when a transaction begins, so SQLite never has to refuse a reader that later wants to write (which
+    # the busy timeout cannot wait out); the timeout is how long a writer waits for the lock (seconds).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": env_int("SQLITE_BUSY_TIMEOUT", 20),
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
 
 # The cache holds rate-limit counters: shared between processes through Redis in production.
 if os.environ.get("REDIS_URL"):
@@ -100,6 +109,8 @@ INSTALLED_APPS = [
     "clinic",
     "portal",
     "feeds",
+    # The top layer: its management commands (worker, prune) may use every app.
+    "pumpcare",
 ]
 
 MIDDLEWARE = [
@@ -199,6 +210,12 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "PumpCare <no-reply@pumpcare.example>")
+
+# Retention (manage.py prune): calendar-feed fetches a year, other access events (views, exports) six years,
+# cancelled planned fills 90 days after they were cancelled and their date passed.
+FEED_LOG_RETENTION_DAYS = env_int("FEED_LOG_RETENTION_DAYS", 365)
+ACCESS_LOG_RETENTION_DAYS = env_int("ACCESS_LOG_RETENTION_DAYS", 6 * 365)
+INACTIVE_FILL_RETENTION_DAYS = env_int("INACTIVE_FILL_RETENTION_DAYS", 90)
 
 # How far ahead planned fills are projected and stored (docs/schedule-rules.md, S9).
 SCHEDULE_HORIZON_DAYS = env_int("SCHEDULE_HORIZON_DAYS", 365)

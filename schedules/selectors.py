@@ -4,6 +4,7 @@ import datetime as dt
 
 from django.db.models import QuerySet
 
+from patients import search as patient_search
 from patients.models import Clinic, Patient
 from schedules.models import FillKind, ScheduledFill, TherapyPlan
 
@@ -37,6 +38,16 @@ def fills_due_on(day: dt.date) -> QuerySet[ScheduledFill]:
     return planned_fills().filter(date=day).select_related("clinic").order_by("clinic", "plan__patient__name")
 
 
+def plans_updating(*, clinic: Clinic) -> int:
+    """How many of the clinic's plans wait for the background recompute after a clinic-wide change.
+
+    One query over the partial index of out-of-date plans (empty when the worker has caught up).
+    """
+    from django.db.models import F
+
+    return TherapyPlan.objects.filter(patient__clinic=clinic, projected_version__lt=F("inputs_version")).count()
+
+
 def patient_fills(patient: Patient) -> list[ScheduledFill]:
     """All fills of a patient's therapy, recorded and planned, in order (one query)."""
     return list(
@@ -60,6 +71,43 @@ def dashboard_counts(*, clinic: Clinic, today: dt.date) -> dict[str, int]:
         today=Count("pk", filter=Q(date=today)),
         week=Count("pk", filter=Q(date__gt=today)),
     )
+
+
+def dashboard_due(*, clinic: Clinic, today: dt.date, limit: int = DASHBOARD_ROWS) -> dict:
+    """The dashboard's three lists (overdue, due today, next 7 days) and their full counts, in one query.
+
+    Each planned refill up to a week ahead is put in its section and numbered within it (a window function),
+    and only the first `limit` of each section are fetched; the section's size comes along as another
+    window, so the counts need no query of their own. An empty section has no rows and counts 0.
+    """
+    from django.db.models import Case, Count, F, IntegerField, Q, Value, When, Window
+    from django.db.models.functions import RowNumber
+
+    sections = ("overdue", "today", "week")
+    week_end = today + dt.timedelta(days=7)
+    section = Case(
+        When(date__lt=today, then=Value(0)), When(date=today, then=Value(1)), default=Value(2),
+        output_field=IntegerField(),
+    )
+    rows = (
+        planned_fills()
+        .filter(clinic=clinic, date__lte=week_end)
+        .annotate(
+            section=section,
+            position=Window(RowNumber(), partition_by=[section], order_by=[F("date"), F("plan__patient__name"),
+                                                                            F("sequence")]),
+            section_size=Window(Count("pk"), partition_by=[section]),
+        )
+        .filter(Q(position__lte=limit))
+        .order_by("date", "plan__patient__name", "sequence")
+    )
+    lists: dict[str, list[ScheduledFill]] = {name: [] for name in sections}
+    counts = dict.fromkeys(sections, 0)
+    for row in rows:
+        name = sections[row.section]
+        lists[name].append(row)
+        counts[name] = row.section_size
+    return {"counts": counts, **lists}
 
 
 def dashboard_warnings(*, clinic: Clinic, today: dt.date, limit: int = DASHBOARD_ROWS) -> list[ScheduledFill]:
@@ -87,12 +135,13 @@ def dashboard_warnings(*, clinic: Clinic, today: dt.date, limit: int = DASHBOARD
 
 def patients_with_next_fill(*, clinic: Clinic, search: str = "") -> QuerySet[Patient]:
     """The clinic's patients (optionally matching a name or record number), each with its next refill date."""
-    from django.db.models import OuterRef, Q, Subquery
+    from django.db.models import OuterRef, Subquery
 
     next_fill = planned_fills().filter(plan__patient=OuterRef("pk")).order_by("date")
     patients = Patient.objects.filter(clinic=clinic)
-    if search:
-        patients = patients.filter(Q(name__icontains=search) | Q(record_number__icontains=search))
+    # Every word somewhere in the name or record number, accents, case and order aside ("lopez maria").
+    for term in patient_search.terms(search):
+        patients = patients.filter(search_text__contains=term)
     return patients.annotate(
         next_fill_date=Subquery(next_fill.values("date")[:1]),
         next_fill_infusate=Subquery(next_fill.values("infusate")[:1]),

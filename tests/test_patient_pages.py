@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from patients.models import CaregiverAccess
-from schedules import services
+from schedules import jobs, services
 from schedules.models import ClinicClosure, FillKind, RecordedFill, ScheduledFill
 from tests.conftest import PASSWORD, TODAY, make_clinic, make_patient, make_user
 
@@ -334,6 +334,7 @@ def test_therapy_timeline_has_bars_today_and_a_text_alternative(client_for, pati
     services.hold_add(plan=patient_a.plan, sequence=3, reason="ALP rising", by=staff_a)
     ClinicClosure.objects.create(clinic=clinic_a, date=dt.date(2026, 4, 29), name="Closed")
     services.clinic_recompute(clinic=clinic_a)
+    jobs.recompute_stale_plans(limit=100)
     response = client_for(patient_a.user).get(url("therapy", patient_a))
     body = response.content.decode()
     words = text(response)
