@@ -13,6 +13,7 @@ shared between processes). Each command prints one JSON line with what it saw.
     status                   how many plans are out of date, and whether every stored row matches the engine
     concurrent N             N threads recording a fill, then N threads adding a closure, all at once
     during                   a fill recorded for a plan the worker is recomputing (threads)
+    web                      a patient with a password and a calendar link, for the HTTP tests
 """
 
 import datetime as dt
@@ -236,6 +237,21 @@ def concurrent(count: int) -> dict:
     }
 
 
+def web() -> dict:
+    """A patient who can sign in, and a calendar link of theirs: what the two-instance test uses over HTTP."""
+    from django.contrib.auth import get_user_model
+
+    from feeds import subscriptions
+    from patients.models import Patient
+
+    patient = Patient.objects.filter(clinic__name=CLINIC).order_by("pk").first()
+    password = "probe-password-" + "z" * 12
+    patient.user = get_user_model().objects.create_user("probe-patient", password=password)
+    patient.save(update_fields=["user"])
+    _, token = subscriptions.subscription_create(patient=patient, name="Phone", detail="discreet", by=patient.user)
+    return {"username": "probe-patient", "password": password, "feed": token, "name": patient.name}
+
+
 def main(argv: list[str]) -> None:
     django_setup()
     command, *args = argv
@@ -249,6 +265,8 @@ def main(argv: list[str]) -> None:
         result = work(log, hang)
     elif command == "status":
         result = status()
+    elif command == "web":
+        result = web()
     elif command == "during":
         result = during()
     elif command == "concurrent":

@@ -41,6 +41,7 @@ def probe(request, tmp_path):
         return subprocess.Popen(command(*args), env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True)
 
     run.start = start
+    run.env = env
     return run
 
 
