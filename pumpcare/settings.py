@@ -114,8 +114,8 @@ INSTALLED_APPS = [
     "clinic",
     "portal",
     "feeds",
-    # The top layer: its management commands (worker, prune) may use every app.
-    "pumpcare",
+    "notices",
+    "pumpcare",  # last: its management commands (worker, prune) run every app's units
 ]
 
 MIDDLEWARE = [
@@ -221,6 +221,14 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "PumpCare <no-reply@pu
 FEED_LOG_RETENTION_DAYS = env_int("FEED_LOG_RETENTION_DAYS", 365)
 ACCESS_LOG_RETENTION_DAYS = env_int("ACCESS_LOG_RETENTION_DAYS", 6 * 365)
 INACTIVE_FILL_RETENTION_DAYS = env_int("INACTIVE_FILL_RETENTION_DAYS", 90)
+
+# Notices (notices/): links in emails point here; the planner waits this long after the last change of a
+# patient's schedule (a nurse's several fixes make one notice); the sender's claim on a notice lasts this long
+# before another worker may take it over, and it gives up after this many attempts.
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
+NOTICES_QUIET_MINUTES = env_int("NOTICES_QUIET_MINUTES", 5)
+NOTICES_CLAIM_SECONDS = env_int("NOTICES_CLAIM_SECONDS", 300)
+NOTICES_MAX_ATTEMPTS = env_int("NOTICES_MAX_ATTEMPTS", 8)
 
 # How far ahead planned fills are projected and stored (docs/schedule-rules.md, S9).
 SCHEDULE_HORIZON_DAYS = env_int("SCHEDULE_HORIZON_DAYS", 365)

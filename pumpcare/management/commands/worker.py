@@ -1,68 +1,68 @@
-"""The background worker: runs every unit of work in turn (`manage.py worker --loop` in production).
+"""The background worker: runs each unit of work in turn, healthchecks' ``sendalerts`` way.
 
-Run one or several (on PostgreSQL the units claim their work with SKIP LOCKED, so each item runs once); a
-worker killed at any moment loses nothing, as each unit commits in short transactions and the next run
-picks up what was left. SIGTERM (a deploy, `docker stop`) lets the current unit finish, then exits.
+A unit is a function ``unit(*, limit) -> int`` that does at most ``limit`` things and returns how many
+it did; it claims its work itself (a conditional UPDATE), so any number of workers may run at once.
+Add a unit by appending it to UNITS.
 """
 
+import logging
 import signal
 import time
 
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
+from notices import delivery, planner
 from schedules import jobs
 
-# Units of work, run in this order on every pass: each is `unit(*, limit: int) -> int`, does at most
-# `limit` items and returns how many it did (0: nothing to do). Apps add theirs here (e.g. notices).
+logger = logging.getLogger(__name__)
+
+# The clinic-wide recomputes first: the notices planner then sees the schedules they changed.
 UNITS = [
     jobs.recompute_stale_plans,
+    planner.plan_notices,
+    delivery.send_due,
 ]
-
-# Items a unit may do per pass before the next unit gets its turn.
-LIMIT = 1000
 
 
 class Command(BaseCommand):
-    help = "Run the background units of work (clinic-wide recomputes, ...) until none has work; --loop keeps on."
+    stealth_options = ("units",)  # another command may run a few of the units (send_notices)
+    help = "Run the background units of work (notices planner and sender, ...): until idle, once, or forever."
 
     def add_arguments(self, parser):
-        parser.add_argument("--loop", action="store_true", help="Keep running; sleep --interval s when idle.")
-        parser.add_argument("--once", action="store_true", help="One pass over the units, then exit.")
-        parser.add_argument("--interval", type=float, default=2.0, help="Seconds to sleep when no unit had work.")
+        parser.add_argument("--loop", action="store_true", help="Keep running; SIGTERM finishes the unit at hand.")
+        parser.add_argument("--once", action="store_true", help="Run each unit once, then stop.")
+        parser.add_argument("--interval", type=float, default=15, help="Seconds to sleep when idle (--loop).")
+        parser.add_argument("--limit", type=int, default=100, help="Most items each unit handles per turn.")
 
-    def handle(self, *args, loop=False, once=False, interval=2.0, **options):
+    def handle(self, *args, loop=False, once=False, interval=15, limit=100, units=None, **options):
+        units = UNITS if units is None else units
         self.stopping = False
-        previous = {sig: signal.signal(sig, self.stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        if loop:
+            signal.signal(signal.SIGTERM, self._stop)
+        while not self.stopping:
+            close_old_connections()  # a long-running process must not keep a connection the database dropped
+            done = sum(self._run(unit, limit) for unit in units if not self.stopping)
+            if once or (not loop and done == 0):
+                return
+            if done == 0:
+                self._sleep(interval)
+
+    def _run(self, unit, limit: int) -> int:
         try:
-            while not self.stopping:
-                did = self.run_pass()
-                if once or (not did and not loop):
-                    break
-                if not did:
-                    self.sleep(interval)
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-        self.stdout.write("Worker stopped.")
+            done = unit(limit=limit)
+        except Exception:
+            # One broken unit must not stop the others (a mail server down is handled inside the sender).
+            logger.exception("Unit %s failed", unit.__qualname__)
+            return 0
+        if done:
+            self.stdout.write(f"{unit.__module__}.{unit.__name__}: {done}")
+        return done
 
-    def run_pass(self) -> int:
-        total = 0
-        for unit in UNITS:
-            if self.stopping:
-                break
-            close_old_connections()  # a long-running process: drop a connection the database has closed
-            done = unit(limit=LIMIT)
-            if done:
-                self.stdout.write(f"{unit.__module__}.{unit.__name__}: {done}")
-            total += done
-        return total
+    def _stop(self, *_):
+        self.stopping = True
 
-    def sleep(self, seconds: float) -> None:
+    def _sleep(self, seconds: float) -> None:
         end = time.monotonic() + seconds
         while not self.stopping and time.monotonic() < end:
-            time.sleep(min(0.2, end - time.monotonic()))
-
-    def stop(self, signum, frame) -> None:
-        """Finish the unit of work under way, then exit: nothing is cut off mid-transaction."""
-        self.stopping = True
+            time.sleep(min(1, seconds))
