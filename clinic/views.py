@@ -33,7 +33,7 @@ PREVIEW_FILLS = 8
 
 def _clinic_or_first(request, clinic_id):
     """The clinic in the URL (access-checked), or the first clinic the staff member works at; and all of them."""
-    clinics = list(access.staff_clinics(request.user).order_by("name"))
+    clinics = list(selectors.with_plans_updating(access.staff_clinics(request.user)).order_by("name"))
     clinic = clinics[0] if clinic_id is None else next((c for c in clinics if c.pk == clinic_id), None)
     if clinic is None:
         raise Http404("No such clinic.")
@@ -96,9 +96,9 @@ def dashboard(request, clinic_id: int | None = None):
         "overdue": due["overdue"],
         "due_today": due["today"],
         "due_week": due["week"],
-        "warnings": selectors.dashboard_warnings(clinic=clinic, today=today, limit=rows),
+        "warnings": due["warnings"],
         "row_limit": rows,
-        "updating": selectors.plans_updating(clinic=clinic),
+        "updating": clinic.updating,
     }
     return render(request, "clinic/dashboard.html", context)
 
@@ -509,7 +509,7 @@ def clinic_settings(request, clinic_id: int):
             "holidays_form": forms.HolidaysForm(today=today, prefix="holidays"),
             "closures": clinic.closures.filter(date__gte=today - dt.timedelta(days=30)),
             "protocols": clinic.protocols.order_by("name"),
-            "updating": selectors.plans_updating(clinic=clinic),
+            "updating": clinic.updating,
         },
     )
 

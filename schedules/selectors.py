@@ -38,16 +38,6 @@ def fills_due_on(day: dt.date) -> QuerySet[ScheduledFill]:
     return planned_fills().filter(date=day).select_related("clinic").order_by("clinic", "plan__patient__name")
 
 
-def plans_updating(*, clinic: Clinic) -> int:
-    """How many of the clinic's plans wait for the background recompute after a clinic-wide change.
-
-    One query over the partial index of out-of-date plans (empty when the worker has caught up).
-    """
-    from django.db.models import F
-
-    return TherapyPlan.objects.filter(patient__clinic=clinic, projected_version__lt=F("inputs_version")).count()
-
-
 def patient_fills(patient: Patient) -> list[ScheduledFill]:
     """All fills of a patient's therapy, recorded and planned, in order (one query)."""
     return list(
@@ -74,63 +64,106 @@ def dashboard_counts(*, clinic: Clinic, today: dt.date) -> dict[str, int]:
 
 
 def dashboard_due(*, clinic: Clinic, today: dt.date, limit: int = DASHBOARD_ROWS) -> dict:
-    """The dashboard's three lists (overdue, due today, next 7 days) and their full counts, in one query.
+    """The dashboard's four lists (overdue, due today, next 7 days, warnings) and the first three's full counts,
+    in one query.
 
-    Each planned refill up to a week ahead is put in its section and numbered within it (a window function),
-    and only the first `limit` of each section are fetched; the section's size comes along as another
-    window, so the counts need no query of their own. An empty section has no rows and counts 0.
+    Each planned refill up to four weeks ahead is given its section (and whether it is a warning, as in
+    dashboard_warnings) and numbered within it by window functions; only the first `limit` of each are fetched,
+    and each section's size comes along as another window, so the counts need no query of their own.
     """
     from django.db.models import Case, Count, F, IntegerField, Q, Value, When, Window
     from django.db.models.functions import RowNumber
 
     sections = ("overdue", "today", "week")
-    week_end = today + dt.timedelta(days=7)
+    window_start, window_end = (today - dt.timedelta(days=WARNING_WINDOW_DAYS),
+                                today + dt.timedelta(days=WARNING_WINDOW_DAYS))
     section = Case(
-        When(date__lt=today, then=Value(0)), When(date=today, then=Value(1)), default=Value(2),
+        When(date__lt=today, then=Value(0)), When(date=today, then=Value(1)),
+        When(date__lte=today + dt.timedelta(days=7), then=Value(2)), default=Value(3), output_field=IntegerField(),
+    )
+    warning = Case(
+        When(Q(date__gte=window_start) & _warning_condition(), then=Value(1)), default=Value(0),
         output_field=IntegerField(),
     )
+    order = [F("date"), F("plan__patient__name"), F("sequence")]
     rows = (
         planned_fills()
-        .filter(clinic=clinic, date__lte=week_end)
+        .filter(clinic=clinic, date__lte=window_end)
         .annotate(
+            deviating_flow=_deviating_flow(),
             section=section,
-            position=Window(RowNumber(), partition_by=[section], order_by=[F("date"), F("plan__patient__name"),
-                                                                            F("sequence")]),
+            warning=warning,
+            position=Window(RowNumber(), partition_by=[section], order_by=order),
             section_size=Window(Count("pk"), partition_by=[section]),
+            warning_position=Window(RowNumber(), partition_by=[warning], order_by=order),
         )
-        .filter(Q(position__lte=limit))
+        # Window filters combine with OR only with each other: the rows of section 3 (after next week) and
+        # non-warnings that come along are dropped below (at most `limit` of each).
+        .filter(Q(position__lte=limit) | Q(warning_position__lte=limit))
         .order_by("date", "plan__patient__name", "sequence")
     )
-    lists: dict[str, list[ScheduledFill]] = {name: [] for name in sections}
+    lists: dict[str, list[ScheduledFill]] = {name: [] for name in (*sections, "warnings")}
     counts = dict.fromkeys(sections, 0)
     for row in rows:
-        name = sections[row.section]
-        lists[name].append(row)
-        counts[name] = row.section_size
+        if row.section < len(sections) and row.position <= limit:
+            lists[sections[row.section]].append(row)
+            counts[sections[row.section]] = row.section_size
+        if row.warning and row.warning_position <= limit:
+            lists["warnings"].append(row)
     return {"counts": counts, **lists}
+
+
+def _deviating_flow():
+    """The measured flow of the fill before, when it was out of tolerance (found by its (plan, sequence) key)."""
+    from django.db.models import OuterRef, Subquery
+
+    measured = ScheduledFill.objects.filter(
+        plan=OuterRef("plan"), sequence=OuterRef("sequence") - 1, recorded=True, flow_deviation=True
+    ).values("measured_flow_ml_per_day")[:1]
+    return Subquery(measured)
+
+
+def _warning_condition():
+    from django.db.models import Q
+
+    return Q(capacity_warning=True) | Q(closed_day=True) | Q(deviating_flow__isnull=False)
 
 
 def dashboard_warnings(*, clinic: Clinic, today: dt.date, limit: int = DASHBOARD_ROWS) -> list[ScheduledFill]:
     """Planned refills staff must look at, four weeks either side of today: the phase it starts outlasts the
     pump (S11), it is stuck on a closed day (S7), or the fill before it measured a flow out of tolerance (S12,
-    as ``deviating_flow``: shown on the visit where staff can act on it).
+    as ``deviating_flow``: shown on the visit where staff can act on it). The dashboard gets them with its
+    other lists (dashboard_due); this is the same list alone.
 
     One query over the partial (clinic, date) index of planned fills; the measured flow is looked up by the
     (plan, sequence) key of the fill before, rather than by scanning every recorded fill of the clinic.
     """
-    from django.db.models import F, OuterRef, Q, Subquery
+    from django.db.models import F
 
     window = (today - dt.timedelta(days=WARNING_WINDOW_DAYS), today + dt.timedelta(days=WARNING_WINDOW_DAYS))
-    measured = ScheduledFill.objects.filter(
-        plan=OuterRef("plan"), sequence=OuterRef("sequence") - 1, recorded=True, flow_deviation=True
-    ).values("measured_flow_ml_per_day")[:1]
     return list(
         planned_fills()
         .filter(clinic=clinic, date__range=window)
-        .annotate(deviating_flow=Subquery(measured))
-        .filter(Q(capacity_warning=True) | Q(closed_day=True) | Q(deviating_flow__isnull=False))
+        .annotate(deviating_flow=_deviating_flow())
+        .filter(_warning_condition())
         .order_by("date", "plan__patient__name", F("sequence"))[:limit]
     )
+
+
+def with_plans_updating(clinics: QuerySet[Clinic]) -> QuerySet[Clinic]:
+    """The clinics, each with ``updating``: how many of its plans wait for the background recompute (in the same
+    query, from the partial index of out-of-date plans)."""
+    from django.db.models import Count, F, IntegerField, OuterRef, Subquery, Value
+    from django.db.models.functions import Coalesce
+
+    stale = (
+        TherapyPlan.objects.filter(patient__clinic=OuterRef("pk"), projected_version__lt=F("inputs_version"))
+        .order_by()
+        .values("patient__clinic")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return clinics.annotate(updating=Coalesce(Subquery(stale, output_field=IntegerField()), Value(0)))
 
 
 def patients_with_next_fill(*, clinic: Clinic, search: str = "") -> QuerySet[Patient]:

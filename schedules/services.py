@@ -271,8 +271,16 @@ def _update_rows(rows: list[tuple]) -> None:
 
 
 def _locked(plan: TherapyPlan) -> TherapyPlan:
-    """Lock the plan row: writes to one plan (two nurses, a double click) run one after the other."""
-    return TherapyPlan.objects.select_for_update().select_related("patient__clinic", "protocol").get(pk=plan.pk)
+    """Lock the plan row: writes to one plan (two nurses, a double click) run one after the other.
+
+    Only the plan's row (`of`): locking the joined clinic row too would make every fill of a clinic wait for
+    each other, and deadlock with a clinic-wide change, which locks the clinic and then its plans.
+    """
+    return (
+        TherapyPlan.objects.select_for_update(of=("self",))
+        .select_related("patient__clinic", "protocol")
+        .get(pk=plan.pk)
+    )
 
 
 @transaction.atomic

@@ -18,10 +18,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def probe(request, tmp_path):
-    """Run `python -m tests.probe ...` in a separate process against a database shared with the others."""
+def probe(transactional_db, tmp_path):
+    """Run `python -m tests.probe ...` in a separate process against a database shared with the others.
+
+    On PostgreSQL the test database itself (transactional_db: committed, so other processes see it, and
+    emptied afterwards); SQLite's test database is in memory, so there a file of the test's own.
+    """
     if connection.vendor == "postgresql":
-        request.getfixturevalue("transactional_db")  # committed data, visible to the other processes
         s = connection.settings_dict
         password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
         url = f"postgres://{s['USER']}{password}@{s['HOST']}:{s['PORT']}/{s['NAME']}"

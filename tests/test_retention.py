@@ -35,7 +35,7 @@ def test_feed_fetches_go_after_a_year_other_access_events_after_six(patient_a, s
 
 
 def test_cancelled_fills_go_90_days_after_they_were_cancelled_and_past(patient_a, time_machine):
-    services.therapy_end(plan=patient_a.plan, end_date=TODAY, reason="toxicity")
+    services.therapy_end(plan=patient_a.plan, end_date=TODAY, reason="pump_removed")
     cancelled = ScheduledFill.objects.filter(plan=patient_a.plan, active=False)
     active = set(ScheduledFill.objects.filter(plan=patient_a.plan, active=True).values_list("pk", flat=True))
     assert cancelled.exists() and active
