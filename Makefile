@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint chromium venv serve release
+.PHONY: run test lint chromium gettext messages venv serve release
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -43,7 +43,17 @@ serve: release
 chromium:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
-test: venv chromium
+# The translation tests run makemessages (xgettext) to check the Spanish catalogue is up to date.
+gettext:
+	@command -v xgettext >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext >/dev/null)
+
+# After changing any user-facing text: update locale/es/LC_MESSAGES/django.po, translate the new
+# entries, then `make messages` again to compile the .mo (committed, so a fresh clone needs no gettext).
+messages: venv gettext
+	DEBUG=1 $(PY) manage.py makemessages --locale es --no-obsolete --no-location --ignore .venv --ignore 'test-artifacts' --ignore staticfiles
+	DEBUG=1 $(PY) manage.py compilemessages --locale es --ignore .venv
+
+test: venv chromium gettext
 	$(PY) -m pytest
 
 lint: venv

@@ -12,7 +12,7 @@ def recompute_unprojected(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('patients', '0003_patient_search_text'),
+        ('patients', '0004_patient_search_text'),
         ('schedules', '0003_old_ends_keep_the_pump_refilled'),
     ]
 
