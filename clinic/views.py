@@ -43,9 +43,11 @@ def _clinic_or_first(request, clinic_id):
 
 def _plan(patient) -> TherapyPlan:
     try:
-        return TherapyPlan.objects.select_related("protocol").get(patient=patient)
+        plan = TherapyPlan.objects.select_related("protocol").get(patient=patient)
     except TherapyPlan.DoesNotExist:
         raise Http404("This patient has no therapy plan.") from None
+    plan.patient = patient  # already loaded (with its clinic): forms and pages read it without a query
+    return plan
 
 
 def _say_moves(request, result: services.RecomputeResult, *, prefix: str) -> None:

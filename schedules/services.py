@@ -321,9 +321,10 @@ def _record(plan: TherapyPlan, *, date, infusate, by, appointment_time=None, vol
         note=note,
         recorded_by=by,
     )
-    # The unique (plan, date) rule and the volume checks are the database's constraints: left to it, rather
-    # than asked first in three more queries (the caller catches IntegrityError).
-    fill.full_clean(validate_unique=False, validate_constraints=False)
+    # The unique (plan, date) rule, the volume checks and the foreign keys (the plan locked above, the signed-in
+    # user) are the database's constraints: left to it rather than asked first in five more queries (callers
+    # catch IntegrityError).
+    fill.full_clean(exclude=["plan", "recorded_by"], validate_unique=False, validate_constraints=False)
     fill.save()
     return fill, recompute_locked([plan])
 
