@@ -437,3 +437,16 @@ def test_sign_out(client_for, patient_a):
     response = client.post(reverse("logout"))
     assert response.status_code == 302 and response.url == reverse("login")
     assert client.get(reverse("home")).status_code == 302
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_a_schedule_being_updated_says_so_until_the_worker_is_done(client_for, patient_a, clinic_a, page):
+    """Issue 13: after a clinic-wide change the patient's pages never show the old schedule as if current."""
+    note = "this schedule is being updated, and the dates below may still move"
+    client = client_for(patient_a.user)
+    assert note not in text(client.get(url(page, patient_a)))
+    ClinicClosure.objects.create(clinic=clinic_a, date=TODAY + dt.timedelta(days=8), name="Staff day")
+    services.clinic_recompute(clinic=clinic_a)
+    assert note in text(client.get(url(page, patient_a)))
+    jobs.recompute_stale_plans(limit=10)
+    assert note not in text(client.get(url(page, patient_a)))
