@@ -59,11 +59,12 @@ def engine_protocol(plan: TherapyPlan) -> engine.Protocol:
     )
 
 
-def engine_plan(plan: TherapyPlan) -> engine.Plan:
+def engine_plan(plan: TherapyPlan, *, protocol: engine.Protocol | None = None) -> engine.Plan:
+    """The engine's plan; `protocol` when the caller has built engine_protocol(plan) already (many plans)."""
     patient = plan.patient
     return engine.Plan(
         surgery_date=plan.surgery_date,
-        protocol=engine_protocol(plan),
+        protocol=protocol or engine_protocol(plan),
         pump=engine.Pump(float(patient.pump_reservoir_ml), float(patient.pump_flow_ml_per_day)),
         chemo_end=plan.chemo_end_date,
         end_date=plan.end_date,
@@ -194,15 +195,9 @@ def recompute_locked(plans: list[TherapyPlan]) -> RecomputeResult:
         key = (plan.protocol_id, plan.first_chemo_after_days, plan.cycle_count, plan.open_ended)
         if key not in protocols:
             protocols[key] = engine_protocol(plan)
-        patient = plan.patient
         facts = recorded.get(plan.pk, ())
         fills = engine.project(
-            engine.Plan(
-                surgery_date=plan.surgery_date,
-                protocol=protocols[key],
-                pump=engine.Pump(float(patient.pump_reservoir_ml), float(patient.pump_flow_ml_per_day)),
-                end_date=plan.end_date,
-            ),
+            engine_plan(plan, protocol=protocols[key]),
             calendar,
             today=today,
             recorded=tuple(engine.RecordedFill(f[0], engine.Infusate(f[1]), _ml(f[2]), _ml(f[3])) for f in facts),
