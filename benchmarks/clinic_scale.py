@@ -118,7 +118,7 @@ def fill_record_times(clinic, client, requests: int) -> list[float]:
     cpu = []
     for fill in overdue[1:]:  # the first one warms up
         data = {"date": today.isoformat(), "infusate": fill.infusate, "sequence": str(fill.sequence),
-                "appointment_time": "", "volume_in_ml": "30", "volume_returned_ml": "", "note": ""}
+                "appointment_time": "", "volume_in_ml": "15", "volume_returned_ml": "", "note": ""}
         url = reverse("staff:fill_record", args=[fill.plan.patient.public_id])
         started, started_cpu = time.perf_counter(), time.process_time()
         response = client.post(url, data)

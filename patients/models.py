@@ -113,7 +113,8 @@ class Patient(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     # Name and record number as search compares them (patients.search.normalize), set by clean(): so the
     # staff search finds "Núñez" from "nunez" and "Maria Lopez" from "lopez maria" in one indexed column.
-    search_text = models.CharField(max_length=300, blank=True, editable=False)
+    # A database default too: rows written by code that predates the column (old migrations' models) stay valid.
+    search_text = models.CharField(max_length=300, blank=True, default="", db_default="", editable=False)
     history = HistoricalRecords(excluded_fields=["search_text"])
 
     class Meta:

@@ -13,7 +13,7 @@ from schedules.models import TherapyPlan
 
 # Plans claimed and recomputed per transaction: their locks are held for well under a second (the benchmark
 # prints the longest), so a nurse recording a fill for one of them waits no longer than that.
-CLAIM_BATCH = 200
+CLAIM_BATCH = 100
 
 
 def stale_plans():

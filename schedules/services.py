@@ -258,8 +258,16 @@ def _update_rows(rows: list[tuple]) -> None:
         + ", ".join(f"{quote(field.column)} = %s" for field in fields)
         + f" WHERE {quote(ScheduledFill._meta.pk.column)} = %s"
     )
-    prepare = [field.get_db_prep_save for field in fields]
-    params = [[prep(value, db) for prep, value in zip(prepare, row, strict=False)] + [row[-1]] for row in rows]
+    # Dates, times and datetimes as the backend stores them (SQLite: text; the zone of changed_at); the drivers
+    # take the other values (numbers, text, booleans, None) as they are.
+    dated = [i for i, field in enumerate(fields) if field.get_internal_type() in ("DateField", "TimeField",
+                                                                                  "DateTimeField")]
+    params = []
+    for row in rows:
+        values = list(row)
+        for i in dated:
+            values[i] = fields[i].get_db_prep_save(values[i], db)
+        params.append(values)
     with db.cursor() as cursor:
         for start in range(0, len(params), UPDATE_BATCH):
             cursor.executemany(sql, params[start : start + UPDATE_BATCH])

@@ -38,7 +38,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='patient',
             name='search_text',
-            field=models.CharField(blank=True, editable=False, max_length=300),
+            field=models.CharField(blank=True, db_default="", default="", editable=False, max_length=300),
         ),
         migrations.RunPython(fill_search_text, migrations.RunPython.noop),
         migrations.RunPython(trigram_index, drop_trigram_index),
