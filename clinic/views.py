@@ -72,7 +72,8 @@ def _say_updating(request, updating: int, *, prefix: str) -> None:
     messages.success(
         request,
         f"{prefix} Updating the schedules of {updating} patient{'s' if updating != 1 else ''} in the background: "
-        "their pages say so until it is done (usually within a minute).",
+        "their pages say so until it is done (usually within a minute); “Changed dates: who was told” then lists "
+        "the moved refills, and who was emailed.",
     )
 
 
