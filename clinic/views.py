@@ -99,7 +99,7 @@ def dashboard(request, clinic_id: int | None = None):
         "overdue": due["overdue"],
         "due_today": due["today"],
         "due_week": due["week"],
-        "warnings": due["warnings"],
+        "warnings": selectors.dashboard_warnings(clinic=clinic, today=today, limit=rows),
         "row_limit": rows,
         "updating": clinic.updating,
     }

@@ -79,6 +79,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
 
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # PostgreSQL's JIT compiles queries whose estimated cost is high, such as the dashboard's over a large
+    # clinic: seconds of compiling for a query that runs in milliseconds. Pages want short queries.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
+
 # The cache holds rate-limit counters: shared between processes through Redis in production.
 if os.environ.get("REDIS_URL"):
     CACHES = {

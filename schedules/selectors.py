@@ -64,52 +64,40 @@ def dashboard_counts(*, clinic: Clinic, today: dt.date) -> dict[str, int]:
 
 
 def dashboard_due(*, clinic: Clinic, today: dt.date, limit: int = DASHBOARD_ROWS) -> dict:
-    """The dashboard's four lists (overdue, due today, next 7 days, warnings) and the first three's full counts,
-    in one query.
+    """The dashboard's three lists (overdue, due today, next 7 days) and their full counts, in one query.
 
-    Each planned refill up to four weeks ahead is given its section (and whether it is a warning, as in
-    dashboard_warnings) and numbered within it by window functions; only the first `limit` of each are fetched,
-    and each section's size comes along as another window, so the counts need no query of their own.
+    Each planned refill up to a week ahead is put in its section and numbered within it (a window function),
+    and only the first `limit` of each section are fetched; the section's size comes along as another
+    window, so the counts need no query of their own. An empty section has no rows and counts 0.
+    (The warnings stay a query of their own: their flow check is a subquery per row, which the early LIMIT
+    of dashboard_warnings keeps short, and which the windows here would run for every row.)
     """
-    from django.db.models import Case, Count, F, IntegerField, Q, Value, When, Window
+    from django.db.models import Case, Count, F, IntegerField, Value, When, Window
     from django.db.models.functions import RowNumber
 
     sections = ("overdue", "today", "week")
-    window_start, window_end = (today - dt.timedelta(days=WARNING_WINDOW_DAYS),
-                                today + dt.timedelta(days=WARNING_WINDOW_DAYS))
     section = Case(
-        When(date__lt=today, then=Value(0)), When(date=today, then=Value(1)),
-        When(date__lte=today + dt.timedelta(days=7), then=Value(2)), default=Value(3), output_field=IntegerField(),
-    )
-    warning = Case(
-        When(Q(date__gte=window_start) & _warning_condition(), then=Value(1)), default=Value(0),
+        When(date__lt=today, then=Value(0)), When(date=today, then=Value(1)), default=Value(2),
         output_field=IntegerField(),
     )
-    order = [F("date"), F("plan__patient__name"), F("sequence")]
     rows = (
         planned_fills()
-        .filter(clinic=clinic, date__lte=window_end)
+        .filter(clinic=clinic, date__lte=today + dt.timedelta(days=7))
         .annotate(
-            deviating_flow=_deviating_flow(),
             section=section,
-            warning=warning,
-            position=Window(RowNumber(), partition_by=[section], order_by=order),
+            position=Window(RowNumber(), partition_by=[section],
+                            order_by=[F("date"), F("plan__patient__name"), F("sequence")]),
             section_size=Window(Count("pk"), partition_by=[section]),
-            warning_position=Window(RowNumber(), partition_by=[warning], order_by=order),
         )
-        # Window filters combine with OR only with each other: the rows of section 3 (after next week) and
-        # non-warnings that come along are dropped below (at most `limit` of each).
-        .filter(Q(position__lte=limit) | Q(warning_position__lte=limit))
+        .filter(position__lte=limit)
         .order_by("date", "plan__patient__name", "sequence")
     )
-    lists: dict[str, list[ScheduledFill]] = {name: [] for name in (*sections, "warnings")}
+    lists: dict[str, list[ScheduledFill]] = {name: [] for name in sections}
     counts = dict.fromkeys(sections, 0)
     for row in rows:
-        if row.section < len(sections) and row.position <= limit:
-            lists[sections[row.section]].append(row)
-            counts[sections[row.section]] = row.section_size
-        if row.warning and row.warning_position <= limit:
-            lists["warnings"].append(row)
+        name = sections[row.section]
+        lists[name].append(row)
+        counts[name] = row.section_size
     return {"counts": counts, **lists}
 
 

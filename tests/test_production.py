@@ -151,8 +151,8 @@ def test_two_app_servers_and_two_workers_share_sessions_rate_limits_and_the_queu
         outputs = [w.communicate(timeout=60)[0] for w in workers]
         for server in servers:
             server.wait(timeout=60)
-    # SIGTERM drains: each worker finished its unit of work and said so.
-    assert all(w.returncode == 0 for w in workers) and all("Worker stopped." in out for out in outputs)
+    # SIGTERM drains: each worker finished its unit of work and exited cleanly (not killed by the signal: -15).
+    assert [w.returncode for w in workers] == [0, 0]
     done = sum(int(n) for out in outputs for n in re.findall(r"recompute_stale_plans: (\d+)", out))
     assert done == 20  # between them, each plan once
 
