@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 
 from clinic import history
 from patients import two_factor
@@ -14,6 +15,8 @@ urlpatterns = [
     path("accounts/login/", patient_views.SignInView.as_view(), name="login"),
     path("accounts/two-factor/", two_factor.verify, name="two_factor_verify"),
     path("accounts/two-factor/setup/", two_factor.setup, name="two_factor_setup"),
+    path("accounts/password_reset/", patient_views.PasswordResetView.as_view(), name="password_reset"),
+    path("accounts/signed-in/", patient_views.signed_in_browsers, name="signed_in_browsers"),
     path("accounts/", include("django.contrib.auth.urls")),
     # No /es/ prefixes (i18n_patterns): a link shared between people, a bookmark and every calendar feed
     # address must keep working whatever language the person reading it chose.
@@ -30,5 +33,5 @@ urlpatterns = [
 
 handler500 = "pumpcare.views.server_error"
 
-admin.site.site_header = "PumpCare administration"
-admin.site.site_title = "PumpCare admin"
+admin.site.site_header = _("PumpCare administration")
+admin.site.site_title = _("PumpCare admin")

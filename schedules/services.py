@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connections, router, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.db.models import F
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
@@ -503,17 +503,31 @@ def clinic_settings_save(*, clinic: Clinic) -> int:
     return clinic_recompute(clinic=clinic)
 
 
+class ClosuresChanged(Exception):
+    """Someone else added one of these closure dates at the same moment: nothing was added."""
+
+
 @transaction.atomic
 def closures_add(*, clinic: Clinic, days: dict[dt.date, str], by=None) -> tuple[int, int]:
     """Add closure dates (date -> name); dates already closed are kept as they are.
 
     Returns how many were new, and how many plans are recomputed in the background.
+
+    Two staff adding the same date at once: the clinic's row is locked first, so on PostgreSQL the second
+    waits and then finds the date closed; where rows cannot be locked (SQLite) the unique constraint stops
+    the second insert and ClosuresChanged says so. NO KEY, as in _outdate: fills recorded meanwhile write rows
+    that refer to the clinic and must not wait for it.
     """
+    list(Clinic.objects.select_for_update(no_key=True).filter(pk=clinic.pk).values_list("pk"))
     existing = set(clinic.closures.filter(date__in=list(days)).values_list("date", flat=True))
     new = [ClinicClosure(clinic=clinic, date=day, name=name[:100]) for day, name in sorted(days.items())
            if day not in existing]
-    # bulk_create skips save(): this keeps the audit trail of each new closure all the same.
-    bulk_create_with_history(new, ClinicClosure, default_user=by)
+    try:
+        with transaction.atomic():
+            # bulk_create skips save(): this keeps the audit trail of each new closure all the same.
+            bulk_create_with_history(new, ClinicClosure, default_user=by)
+    except IntegrityError:
+        raise ClosuresChanged from None
     return len(new), clinic_recompute(clinic=clinic)
 
 

@@ -31,7 +31,7 @@ def drop_trigram_index(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('patients', '0003_preferences_language'),
+        ('patients', '0005_translatable_labels'),
     ]
 
     operations = [

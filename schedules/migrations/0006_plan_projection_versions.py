@@ -12,8 +12,8 @@ def recompute_unprojected(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('patients', '0004_patient_search_text'),
-        ('schedules', '0003_old_ends_keep_the_pump_refilled'),
+        ('patients', '0006_patient_search_text'),
+        ('schedules', '0005_translatable_labels'),
     ]
 
     operations = [
