@@ -35,7 +35,7 @@ def test_closing_a_weekday_moves_fills_and_says_how_many(client_for, staff_a, cl
     response = client.post(settings_url(clinic_a), data, follow=True)
     assert Clinic.objects.get(pk=clinic_a.pk).open_weekdays == "0134"
     # The request only marked the plans: it says how many, and the pages say the schedule is being updated.
-    assert "Settings saved. Updating the schedules of 1 patient in the background" in messages_of(response)[0]
+    assert "Settings saved. Updating the schedule of 1 patient in the background" in messages_of(response)[0]
     assert "Updating the schedules of 1 patient after a clinic-wide change" in response.content.decode()
     patient_page = client.get(reverse("staff:patient", args=[patient_a.public_id])).content.decode()
     assert "Schedule being updated after a clinic-wide change" in patient_page
@@ -118,7 +118,7 @@ def test_protocol_create_and_edit_recompute_plans(client_for, staff_a, clinic_a,
                    maintenance_days="14", cycle_count="6", chemo_infusate="fudr")
     response = client.post(edit, changed, follow=True)
     assert Protocol.objects.get(pk=standard.pk).cycle_steps[1]["days"] == 21
-    assert any("Updating the schedules of 1 patient in the background" in m for m in messages_of(response))
+    assert any("Updating the schedule of 1 patient in the background" in m for m in messages_of(response))
     jobs.recompute_stale_plans(limit=100)
     assert ScheduledFill.objects.get(pk=rest.pk).phase_days == 21
 
