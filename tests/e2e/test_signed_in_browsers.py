@@ -18,7 +18,7 @@ def test_a_patient_signs_out_a_browser_left_signed_in_elsewhere(browser, page, l
     page.get_by_role("link", name="Where you are signed in").click()
     page.wait_for_load_state()
     assert page.get_by_role("heading", level=1, name="Where you are signed in").is_visible()
-    assert page.get_by_text("This browser").is_visible()
+    assert page.get_by_text("This browser", exact=True).is_visible()
     assert_accessible(page)
     screenshot(page, "signed-in-browsers-phone")
     page.get_by_role("button", name="Sign out this browser").click()
