@@ -17,7 +17,7 @@ SPANISH_DATE = re.compile(r"(Lunes|Martes|Miércoles|Jueves|Viernes) \d{1,2} de 
 
 @pytest.fixture
 def demo(transactional_db, frozen):
-    call_command("demo", stdout=StringIO())
+    call_command("demo", allow_production=True, stdout=StringIO())
     return Patient.objects.select_related("clinic").get(user__username=ACCOUNTS["patient"][0])
 
 
