@@ -59,6 +59,7 @@ def test_the_patients_pages_have_no_english_word(ana):
         reverse("portal:print", args=[pid]),
         reverse("portal:living"),
         reverse("password_change"),
+        reverse("feeds:subscriptions", args=[pid]),
         reverse("notices:preferences", args=[pid]),
     ]
     for url in urls:
