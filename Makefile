@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint chromium venv
+.PHONY: run test lint chromium venv mutation
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,3 +29,7 @@ test: venv chromium
 
 lint: venv
 	$(VENV)/bin/ruff check .
+
+# Mutation testing of the schedule engine, access, feeds and services (long: kept out of CI; see README).
+mutation: venv
+	$(PY) tools/mutation.py

@@ -10,7 +10,7 @@ import itertools
 from datetime import date, timedelta
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from schedules.engine import (
@@ -633,3 +633,114 @@ def check_nothing_planned_past_the_end(fills: list[Fill], plan: Plan, today: dat
         assert fill.overdue == (fill.date < today), fill
 
 
+
+
+# Exact outcomes (issue 16): each of these failed against a one-line change to the engine ----------
+
+
+def test_s6_a_hold_planned_ahead_and_then_recorded_at_the_visit_is_used_once() -> None:
+    # Staff hold cycle 2's chemo ahead; at that visit the nurse records the saline the hold asked for.
+    # The hold is then spent: cycle 2's chemo comes at the next visit, not held a second time.
+    hold = frozenset({(2, 1)})
+    planned_ahead = run(holds=hold, horizon_days=120)
+    assert [(f.date, f.kind, f.cycle) for f in planned_ahead[3:5]] == [
+        (after(42), FillKind.HELD, 2),
+        (after(56), FillKind.CHEMO, 2),
+    ]
+    recorded = (RecordedFill(after(14), FUDR), RecordedFill(after(28), SALINE), RecordedFill(after(42), SALINE))
+    fills = run(today=after(42), recorded=recorded, holds=hold, horizon_days=120)
+    assert [(f.date, f.kind, f.cycle, f.infusate) for f in fills[3:6]] == [
+        (after(42), FillKind.HELD, 2, SALINE),
+        (after(56), FillKind.CHEMO, 2, FUDR),
+        (after(70), FillKind.REST, 2, SALINE),
+    ]
+
+
+def test_s12_measured_flow_uses_the_actual_days_between_fills() -> None:
+    # The refill came 3 days late (17 days, not 14): 17 mL left the pump, exactly 1 mL/day, no deviation.
+    recorded = (
+        RecordedFill(after(14), FUDR, volume_in_ml=30.0),
+        RecordedFill(after(31), SALINE, volume_returned_ml=13.0),
+    )
+    fill = run(today=after(31), recorded=recorded)[2]
+    assert fill.measured_flow_ml_per_day == pytest.approx(1.0)
+    assert not fill.flow_deviation
+    # And 3 days early (11 days): 11 mL is 1 mL/day too, where 14 planned days would read 0.79.
+    early = (
+        RecordedFill(after(14), FUDR, volume_in_ml=30.0),
+        RecordedFill(after(25), SALINE, volume_returned_ml=19.0),
+    )
+    fill = run(today=after(25), recorded=early)[2]
+    assert fill.measured_flow_ml_per_day == pytest.approx(1.0)
+    assert not fill.flow_deviation
+
+
+def test_s8_a_fill_due_on_the_end_date_is_kept() -> None:
+    plan = Plan(SURGERY, end_date=after(56))  # fill 4 is due that very day
+    fills = run(plan)
+    assert [f.date for f in fills] == [SURGERY, after(14), after(28), after(42), after(56)]
+    assert fills[-1].phase_end is None
+
+
+@st.composite
+def plain_scenarios(draw: st.DrawFn) -> dict:
+    """A plan from surgery on, nothing recorded yet: what the care team sees on the first day."""
+    surgery = date(2024, 1, 1) + days(draw(st.integers(0, 1000)))
+    blocks = draw(st.lists(st.tuples(st.integers(0, 300), st.integers(1, 10)), max_size=5))
+    calendar = ClinicCalendar(
+        open_weekdays=draw(st.frozensets(st.integers(0, 6), min_size=1)),
+        closures=frozenset(surgery + days(start + n) for start, length in blocks for n in range(length)),
+    )
+    protocol = draw(protocols())
+    plan = Plan(surgery, protocol, Pump(draw(st.integers(10, 60)), draw(st.sampled_from([0.5, 1.0, 2.0]))))
+    # Holds on the first cycles, so most examples reach one (a hold on cycle 9 proves little).
+    holds = draw(st.frozensets(st.tuples(st.integers(1, 3), st.integers(1, 2)), min_size=1, max_size=3))
+    return {"plan": plan, "calendar": calendar, "today": surgery, "holds": holds, "horizon_days": 300}
+
+
+def appointments(fills: list[Fill]) -> list[tuple]:
+    return [(f.sequence, f.date, f.infusate, f.kind, f.cycle, f.phase_days, f.held) for f in fills]
+
+
+@settings(max_examples=150, deadline=None)
+@given(plain_scenarios(), st.data())
+def test_property_recording_the_fills_as_planned_changes_nothing_ahead(s: dict, data: st.DataObject) -> None:
+    """Holds planned ahead and then recorded at their visits are used once: the schedule stays exactly as it was."""
+    fills = project(**s)
+    visited = data.draw(st.integers(0, len(fills) - 1), label="fills recorded")
+    recorded = tuple(RecordedFill(f.date, f.infusate) for f in fills[: visited + 1])
+    after_visits = project(**{**s, "today": fills[visited].date, "recorded": recorded})
+    # Recording moves today (and so the horizon) forward: compare what the first projection covered.
+    assert appointments(after_visits[: len(fills)]) == appointments(fills)
+
+
+@settings(max_examples=150, deadline=None)
+@given(plain_scenarios(), st.data())
+def test_property_a_fill_due_on_the_end_date_is_kept(s: dict, data: st.DataObject) -> None:
+    fills = project(**s)
+    last = data.draw(st.integers(0, len(fills) - 1), label="last fill")
+    end = fills[last].date
+    ended = project(**{**s, "plan": Plan(s["plan"].surgery_date, s["plan"].protocol, s["plan"].pump, end)})
+    assert [(f.date, f.kind, f.cycle) for f in ended] == [(f.date, f.kind, f.cycle) for f in fills[: last + 1]]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    late=st.integers(-10, 10),
+    put_in=st.floats(5, 60),
+    flow=st.floats(0.1, 3.0),
+    tolerance=st.floats(0.05, 0.5),
+)
+def test_property_measured_flow_is_what_left_the_pump_over_the_actual_days(
+    late: int, put_in: float, flow: float, tolerance: float
+) -> None:
+    gap = 14 + late
+    returned = put_in - flow * gap
+    recorded = (
+        RecordedFill(after(14), FUDR, volume_in_ml=put_in),
+        RecordedFill(after(14 + gap), SALINE, volume_returned_ml=returned),
+    )
+    assume(abs(abs(flow - 1.0) - tolerance) > 1e-6)  # on the boundary itself rounding decides
+    fill = run(None, ClinicCalendar(flow_tolerance=tolerance), today=after(14 + gap), recorded=recorded)[2]
+    assert fill.measured_flow_ml_per_day == pytest.approx(flow)
+    assert fill.flow_deviation is (abs(flow - 1.0) > tolerance)
