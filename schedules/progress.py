@@ -165,6 +165,11 @@ def long_date(day: dt.date) -> str:
     return f"{day:%A} {day.day} {day:%B}"
 
 
+def short_date(day: dt.date) -> str:
+    """"Mon 2 Mar 2026": the date style of the pages, for messages that name a date."""
+    return f"{day:%a} {day.day} {day:%b %Y}"
+
+
 def tel_href(phone: str) -> str:
     """A tel: URI for a phone number as clinics write it ("+1 555 010 0199")."""
     return "tel:" + re.sub(r"[^0-9+]", "", phone)
