@@ -133,7 +133,8 @@ def report(names: list[str], *, show_survivors: bool) -> bool:
         target = MODULES[name][2]
         met = judged > 0 and score >= target
         all_met &= met
-        extra = "" if not (counts["not run"] or counts["other"]) else f" ({counts['not run']} not run, {counts['other']} other)"
+        unjudged = counts["not run"] + counts["other"]
+        extra = f" ({counts['not run']} not run, {counts['other']} other)" if unjudged else ""
         print(
             f"{name:<14} {sum(counts.values()):>7} {counts['killed']:>7} {counts['survived']:>9} "
             f"{counts['no tests']:>9} {score:>6.1f}%  >={target}% {'ok' if met else 'BELOW'}{extra}"
@@ -160,7 +161,8 @@ def main() -> int:
             seconds = run(name, args.children)
             print(f"mutmut ran {name} in {seconds / 60:.1f} min ({args.children} mutants at a time)", flush=True)
     all_met = report(names, show_survivors=args.survivors)
-    print("`cd .mutation/<module> && mutmut show <name>` prints a mutant's diff; docs/mutation-survivors.md lists the equivalent ones.")
+    print("`cd .mutation/<module> && mutmut show <name>` prints a mutant's diff;")
+    print("docs/mutation-survivors.md lists the equivalent ones.")
     return 0 if all_met else 1
 
 
