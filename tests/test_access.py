@@ -62,3 +62,26 @@ def test_staff_reach_only_their_own_clinic(staff_a, clinic_a, clinic_b):
         access.get_clinic(req(staff_a), clinic_b.pk)
     with pytest.raises(Http404):
         access.get_clinic(req(staff_a), "x")
+
+
+def test_followed_patients_are_only_ones_own_record_and_live_grants(
+    clinic_a, patient_a, patient_b, caregiver_a, revoked_caregiver, outsider
+):
+    from tests.conftest import TODAY, make_patient, make_user
+
+    # A patient without a sign-in, and one whose other caregiver's grant is live: neither is followed by others.
+    make_patient(clinic_a, "Nora No-Login", "A-300", surgery=TODAY)
+    granted_elsewhere = make_patient(clinic_a, "Gus Granted", "A-301", surgery=TODAY)
+    granted_elsewhere.caregiver_grants.create(user=make_user("someone_else"))
+    assert list(access.followed_patients(patient_a.user)) == [patient_a]
+    assert list(access.followed_patients(caregiver_a)) == [patient_a]
+    assert list(access.followed_patients(revoked_caregiver)) == []
+    assert list(access.followed_patients(outsider)) == []
+
+
+def test_clinic_people_are_the_staff_patients_and_caregivers_of_ones_own_clinics(
+    staff_a, staff_b, patient_a, patient_b, caregiver_a, outsider
+):
+    names = {user.get_username() for user in access.clinic_people(staff_a)}
+    assert names == {"staff_a", "patient_a", "caregiver_a"}
+    assert {user.get_username() for user in access.clinic_people(outsider)} == set()

@@ -130,20 +130,31 @@ def test_s3_three_step_cycle_repeats_with_each_steps_days() -> None:
 
 
 @pytest.mark.parametrize(
-    "protocol",
+    ("protocol", "reason"),
     [
-        Protocol(cycle=()),
-        Protocol(cycle=(Step(SALINE, 14), Step(FUDR, 14))),  # chemo must be the first step
-        Protocol(cycle=(Step(FUDR, 14), Step(FUDR, 14))),
-        Protocol(maintenance=Step(FUDR, 14)),
-        Protocol(cycle=(Step(FUDR, 0),)),  # would never reach the horizon
-        Protocol(first_chemo_after_days=0),
-        Protocol(cycles=-1),
+        (Protocol(cycle=()), "a protocol's cycle needs at least its chemo step"),
+        (Protocol(cycle=(Step(SALINE, 14), Step(FUDR, 14))), "a cycle's first step is its chemo step"),
+        (Protocol(cycle=(Step(FUDR, 14), Step(FUDR, 14))), "rest and maintenance steps take a non-chemo infusate"),
+        (Protocol(maintenance=Step(FUDR, 14)), "rest and maintenance steps take a non-chemo infusate"),
+        (Protocol(cycle=(Step(FUDR, 0),)), "every step lasts at least one day"),  # would never reach the horizon
+        (Protocol(first_chemo_after_days=0), "every step lasts at least one day"),
+        (Protocol(maintenance=Step(SALINE, 0)), "every step lasts at least one day"),
+        (Protocol(cycle=(Step(FUDR, 14), Step(SALINE, 0))), "every step lasts at least one day"),
+        (Protocol(cycles=-1), "the cycle count cannot be negative"),
     ],
 )
-def test_s3_rejects_protocols_the_engine_cannot_walk(protocol: Protocol) -> None:
-    with pytest.raises(ValueError):
+def test_s3_rejects_protocols_the_engine_cannot_walk(protocol: Protocol, reason: str) -> None:
+    # The reason reaches the care team (services turn it into a form error), so it must say what is wrong.
+    with pytest.raises(ValueError, match=f"^{reason}$"):
         run(Plan(SURGERY, protocol))
+
+
+def test_s3_a_protocol_of_one_cycle_gives_one_chemo_fill() -> None:
+    fills = run(Plan(SURGERY, Protocol(cycles=1)), horizon_days=120)
+    assert [(f.kind, f.cycle) for f in fills[:4]] == [
+        (FillKind.IMPLANT, None), (FillKind.CHEMO, 1), (FillKind.REST, 1), (FillKind.MAINTENANCE, None),
+    ]
+    assert [f.kind for f in run(Plan(SURGERY, Protocol(cycles=0)), horizon_days=60)[1:]] == [FillKind.MAINTENANCE] * 4
 
 
 # S4 -------------------------------------------------------------------------------------------------
@@ -808,3 +819,58 @@ def test_property_measured_flow_is_what_left_the_pump_over_the_actual_days(
     fill = run(None, ClinicCalendar(flow_tolerance=tolerance), today=after(14 + gap), recorded=recorded)[2]
     assert fill.measured_flow_ml_per_day == pytest.approx(flow)
     assert fill.flow_deviation is (abs(flow - 1.0) > tolerance)
+
+
+def test_flags_are_false_not_missing_on_an_ordinary_schedule() -> None:
+    # The stored projection keeps every flag in a NOT NULL column: "no" must be False, never None.
+    recorded = (RecordedFill(after(14), FUDR, volume_in_ml=30.0), RecordedFill(after(28), SALINE))
+    for fill in run(today=after(30), recorded=recorded, horizon_days=120):
+        flags = (fill.overdue, fill.held, fill.closed_day, fill.capacity_warning, fill.flow_deviation)
+        assert flags == (False,) * 5 and all(flag is False for flag in flags), fill
+
+
+def test_s12_flow_deviation_is_relative_to_the_pumps_own_rate() -> None:
+    # A 2 mL/day pump measured at 2.3 mL/day is 15% off: within 20%, not flagged (0.3 mL/day off is not 30%).
+    plan = Plan(SURGERY, pump=Pump(reservoir_ml=60.0, flow_ml_per_day=2.0))
+    recorded = (
+        RecordedFill(after(14), FUDR, volume_in_ml=60.0),
+        RecordedFill(after(24), SALINE, volume_returned_ml=37.0),  # 23 mL over 10 days
+    )
+    fill = run(plan, today=after(24), recorded=recorded)[2]
+    assert fill.measured_flow_ml_per_day == pytest.approx(2.3)
+    assert not fill.flow_deviation
+
+
+def test_s12_a_flow_exactly_at_the_tolerance_is_within_it() -> None:
+    recorded = (
+        RecordedFill(after(14), FUDR, volume_in_ml=30.0),
+        RecordedFill(after(28), SALINE, volume_returned_ml=12.5),  # 17.5 mL over 14 days: 1.25 mL/day
+    )
+    fill = run(None, ClinicCalendar(flow_tolerance=0.25), today=after(28), recorded=recorded)[2]
+    assert fill.measured_flow_ml_per_day == 1.25
+    assert not fill.flow_deviation
+
+
+def test_s12_the_implant_fill_ends_no_phase_so_has_no_measured_flow() -> None:
+    # Everything recorded and nothing planned after (the therapy ended): the implant fill has no phase before it.
+    plan = Plan(SURGERY, end_date=after(14))
+    recorded = (
+        RecordedFill(SURGERY, SALINE, volume_in_ml=30.0, volume_returned_ml=5.0),
+        RecordedFill(after(14), FUDR, volume_in_ml=30.0, volume_returned_ml=16.0),
+    )
+    fills = run(plan, today=after(14), recorded=recorded)
+    assert [f.measured_flow_ml_per_day for f in fills] == [None, pytest.approx(1.0)]
+
+
+def test_s6_two_holds_of_one_cycle_planned_ahead_are_each_used_once_as_they_are_recorded() -> None:
+    holds = frozenset({(2, 1), (2, 2)})
+    given = (RecordedFill(after(14), FUDR), RecordedFill(after(28), SALINE))
+
+    def cycle_2(recorded: tuple[RecordedFill, ...]) -> list[tuple[date, FillKind]]:
+        fills = run(today=recorded[-1].date, recorded=recorded, holds=holds, horizon_days=120)
+        return [(f.date, f.kind) for f in fills if f.cycle == 2 and f.kind is not FillKind.REST]
+
+    expected = [(after(42), FillKind.HELD), (after(56), FillKind.HELD), (after(70), FillKind.CHEMO)]
+    assert cycle_2(given) == expected
+    assert cycle_2((*given, RecordedFill(after(42), SALINE))) == expected
+    assert cycle_2((*given, RecordedFill(after(42), SALINE), RecordedFill(after(56), SALINE))) == expected
