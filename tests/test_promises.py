@@ -108,7 +108,9 @@ def test_the_access_log_cannot_be_edited_or_deleted_in_the_admin(client_for, sup
 def test_the_history_page_shows_who_looked(client_for, staff_a, caregiver_a, patient_a):
     client_for(caregiver_a).get(f"/p/{patient_a.public_id}/")
     page = client_for(staff_a).get(reverse("patient_history", args=[patient_a.public_id])).content.decode()
-    assert "caregiver_a" in page and "Viewed a page" in page
+    from patients.audit import person_name
+
+    assert person_name(caregiver_a) in page and "Viewed the next refill page" in page
 
 
 # Break tried: the console handler in settings.LOGGING without its "redact_secrets" filter.
