@@ -25,6 +25,13 @@ class Clinic(models.Model):
         max_length=64, default=settings.DEFAULT_CLINIC_TIME_ZONE, validators=[validate_time_zone]
     )
     phone = models.CharField(max_length=40, help_text="Shown to patients as a tap-to-call link.")
+    # A pump left unfilled can clot its catheter: patients need a number that answers when the clinic is closed.
+    after_hours_phone = models.CharField(
+        "after-hours phone",
+        max_length=40,
+        blank=True,
+        help_text="Shown to patients on days the clinic is closed (weekends, closure dates) and on the living page.",
+    )
     # date.weekday() numbers of the days the clinic refills pumps: "01234" is Monday to Friday.
     open_weekdays = models.CharField(
         max_length=7,

@@ -51,7 +51,12 @@ def _cycles_total(plan: TherapyPlan | None) -> int | None:
 
 def _base_context(request, patient, plan, fills, today) -> dict:
     is_self = patient.user_id is not None and patient.user_id == request.user.pk
+    clinic = patient.clinic
+    # Once the therapy is over nothing is due, not even a refill that was never recorded before the end.
+    over = plan is not None and plan.end_date is not None and today > plan.end_date
     return {
+        "late": None if over else progress.overdue(fills, today),
+        **call_context(clinic, today),
         "patient": patient,
         "clinic": patient.clinic,
         "plan": plan,
@@ -59,7 +64,15 @@ def _base_context(request, patient, plan, fills, today) -> dict:
         "today": today,
         "is_self": is_self,
         "whose": "Your" if is_self else f"{patient.name.split()[0]}'s",
-        "tel": progress.tel_href(patient.clinic.phone),
+    }
+
+
+def call_context(clinic, today: dt.date) -> dict:
+    """What the "call the clinic" lines need: the numbers, and whether the clinic is closed today."""
+    return {
+        "tel": progress.tel_href(clinic.phone),
+        "closed_today": selectors.clinic_closed_on(clinic, today),
+        "after_hours_tel": progress.tel_href(clinic.after_hours_phone) if clinic.after_hours_phone else "",
     }
 
 
@@ -157,7 +170,8 @@ def print_schedule(request, public_id):
     today = patient.clinic.today()
     plan, fills = _therapy(patient)
     context = _base_context(request, patient, plan, fills, today)
-    context["rows"] = [(f, _print_words(f), _print_status(f, today)) for f in fills]
+    late = context["late"]
+    context["rows"] = [(f, _print_words(f), _print_status(f, today, late)) for f in fills]
     return render(request, "portal/print.html", context)
 
 
@@ -167,13 +181,15 @@ def _print_words(fill) -> str:
     return progress.what_goes_in(fill)
 
 
-def _print_status(fill, today: dt.date) -> str:
+def _print_status(fill, today: dt.date, late) -> str:
     if fill.recorded:
         return "given"
     if progress.is_overdue(fill, today):
         return "overdue"
     if fill.kind == "implant":
         return "surgery"
+    if late is not None and fill.date > late.due.date:
+        return "planned, will move"
     return "planned"
 
 
