@@ -90,7 +90,9 @@ def _home(request, patient):
         overdue=nxt is not None and progress.is_overdue(nxt, today),
         where=progress.where(fills, today, cycles_total=_cycles_total(plan), end_date=end_date),
         upcoming=[(f, progress.what_goes_in(f)) for f in progress.upcoming(fills, today, UPCOMING_COUNT)],
-        given=[(f, progress.what_goes_in(f)) for f in progress.recorded(fills)],
+        # The implant fill is the surgery, not a refill: it is told apart, never numbered among the refills.
+        given=[(f, progress.what_goes_in(f)) for f in progress.recorded(fills) if f.kind != "implant"],
+        implant_fill=next((f for f in fills if f.kind == "implant" and f.recorded), None),
         surgery_ahead=bool(fills) and fills[0].date >= today,
     )
     return render(request, "portal/home.html", context)
@@ -195,4 +197,32 @@ def _print_status(fill, today: dt.date, late) -> str:
 
 @require_safe
 def living(request):
-    return render(request, "portal/living.html")
+    """General advice (public), with "call now" first: for a signed-in patient or caregiver, their clinic's numbers.
+
+    Someone following one patient keeps that patient's tab bar; a caregiver of several sees each clinic's numbers.
+    """
+    context: dict = {}
+    if request.user.is_authenticated and not access.is_clinic_staff(request.user):
+        followed = list(access.followed_patients(request.user).select_related("clinic").order_by("name"))
+        if len(followed) == 1:
+            patient = followed[0]
+            today = patient.clinic.today()
+            context.update(
+                patient=patient,
+                clinic=patient.clinic,
+                is_self=patient.user_id == request.user.pk,
+                **call_context(patient.clinic, today),
+            )
+        else:
+            clinics = {p.clinic_id: p.clinic for p in followed}.values()
+            context["followed_clinics"] = [
+                {
+                    "name": c.name,
+                    "phone": c.phone,
+                    "tel": progress.tel_href(c.phone),
+                    "after_hours_phone": c.after_hours_phone,
+                    "after_hours_tel": progress.tel_href(c.after_hours_phone) if c.after_hours_phone else "",
+                }
+                for c in clinics
+            ]
+    return render(request, "portal/living.html", context)

@@ -379,8 +379,9 @@ def test_living_with_the_pump_is_public_and_covers_the_essentials(client):
     assert response.status_code == 200
     words = text(response)
     for essential in ("pump ID card", "MRI", "hot tubs", "saunas", "strenuous exercise", "contact sports", "fever",
-                      "belly", "nausea or vomiting", "diarrhoea", "yellow skin or yellow eyes"):
+                      "belly", "nausea or vomiting", "diarrhea", "yellow skin or yellow eyes"):
         assert essential in words
+    assert "diarrhoea" not in words  # American spelling: a US product
     assert client.post(reverse("portal:living")).status_code == 405
 
 
