@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint chromium venv
+.PHONY: run test lint chromium gettext messages venv
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ run: venv
 	DEBUG=1 $(PY) manage.py migrate --noinput
 	DEBUG=1 $(PY) manage.py demo
 	@echo "PumpCare demo: http://127.0.0.1:$(PORT)/ (emails print below)"
-	DEBUG=1 NOTICES_QUIET_MINUTES=1 $(PY) manage.py worker --loop --interval 10 & WORKER=$$!; \
+	DEBUG=1 NOTICES_QUIET_MINUTES=1 NOTICES_SEND_NOW=1 $(PY) manage.py worker --loop --interval 10 & WORKER=$$!; \
 	trap 'kill $$WORKER 2>/dev/null' EXIT INT TERM; \
 	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
@@ -27,7 +27,17 @@ run: venv
 chromium:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
-test: venv chromium
+# The translation tests run makemessages (xgettext) to check the Spanish catalogue is up to date.
+gettext:
+	@command -v xgettext >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext >/dev/null)
+
+# After changing any user-facing text: update locale/es/LC_MESSAGES/django.po, translate the new
+# entries, then `make messages` again to compile the .mo (committed, so a fresh clone needs no gettext).
+messages: venv gettext
+	DEBUG=1 $(PY) manage.py makemessages --locale es --no-obsolete --no-location --ignore .venv --ignore 'test-artifacts' --ignore staticfiles
+	DEBUG=1 $(PY) manage.py compilemessages --locale es --ignore .venv
+
+test: venv chromium gettext
 	$(PY) -m pytest
 
 lint: venv
