@@ -1,7 +1,7 @@
 """Clinics, their staff, patients with their pumps, and who may follow a patient."""
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo, available_timezones
 
 from django.conf import settings
@@ -132,11 +132,14 @@ class Patient(models.Model):
 
 class CaregiverAccessQuerySet(models.QuerySet):
     def active(self):
-        return self.filter(revoked_at__isnull=True)
+        """Grants in force now: not revoked, not past the expiry the patient (or staff) chose."""
+        return self.filter(revoked_at__isnull=True).filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=timezone.now())
+        )
 
 
 class CaregiverAccess(models.Model):
-    """A caregiver allowed to follow one patient, read-only, until revoked."""
+    """A caregiver allowed to follow one patient, read-only, until revoked or until it expires."""
 
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="caregiver_grants")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="caregiver_grants")
@@ -145,6 +148,8 @@ class CaregiverAccess(models.Model):
     )
     granted_at = models.DateTimeField(default=timezone.now)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # The end of the last day chosen, in the clinic's time zone; empty: until revoked.
+    expires_at = models.DateTimeField(null=True, blank=True)
     history = HistoricalRecords()
 
     objects = CaregiverAccessQuerySet.as_manager()
@@ -161,6 +166,11 @@ class CaregiverAccess(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} follows {self.patient}"
+
+    @property
+    def last_moment(self):
+        """A moment on the last day of access (expires_at is the midnight after it): for "until <day>"."""
+        return None if self.expires_at is None else self.expires_at - timedelta(seconds=1)
 
 
 class AccessEvent(models.Model):

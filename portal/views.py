@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from django.shortcuts import redirect, render
-from django.views.decorators.http import require_safe
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from patients import access, audit
+from patients import services as account_services
 from portal import month_calendar, timeline
+from portal.forms import CaregiverInviteForm
 from schedules import progress, selectors
 from schedules.models import ClinicClosure, TherapyPlan
 
@@ -226,3 +230,54 @@ def living(request):
                 for c in clinics
             ]
     return render(request, "portal/living.html", context)
+
+
+def _own_record(request, public_id):
+    """The patient whose own pages these are: the signed-in patient only. A caregiver (read-only) gets 403."""
+    patient = access.get_patient(request, public_id)
+    if patient.user_id != request.user.pk:
+        raise PermissionDenied("Only the patient manages their caregivers.")
+    return patient
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def caregivers(request, public_id):
+    """The patient invites and removes their own caregivers, with an expiry they choose (staff can too)."""
+    patient = _own_record(request, public_id)
+    today = patient.clinic.today()
+    form = CaregiverInviteForm(request.POST or None, today=today)
+    if request.method == "POST" and form.is_valid():
+        try:
+            grant, created = account_services.caregiver_grant(
+                patient=patient, email=form.cleaned_data["email"], by=request.user,
+                expires_on=form.cleaned_data["expires_on"],
+            )
+        except account_services.AccountRefused as error:
+            form.add_error("email", str(error))
+        else:
+            if created:
+                account_services.set_password_email_send(
+                    user=grant.user, base_url=request.build_absolute_uri("/"), template="patient_caregiver_invite"
+                )
+                messages.success(request, f"Invitation emailed to {grant.user.email}.")
+            else:
+                messages.info(request, f"{grant.user.email} already has access: the end date is updated.")
+            return redirect("portal:caregivers", public_id=patient.public_id)
+    plan, fills = None, []
+    context = _base_context(request, patient, plan, fills, today)
+    context.update(
+        form=form,
+        grants=patient.caregiver_grants.active().select_related("user").order_by("granted_at"),
+    )
+    return render(request, "portal/caregivers.html", context, status=400 if form.errors else 200)
+
+
+@require_POST
+@login_required
+def caregiver_remove(request, public_id, grant_id: int):
+    patient = _own_record(request, public_id)
+    grant = get_object_or_404(patient.caregiver_grants.active(), pk=grant_id)
+    account_services.caregiver_revoke(grant=grant)
+    messages.success(request, f"{grant.user.email or grant.user.get_username()} can no longer see your pages.")
+    return redirect("portal:caregivers", public_id=patient.public_id)

@@ -1,0 +1,31 @@
+"""Forms of the patients' own pages: plain Django validation, a message next to the field for every bad input."""
+
+import datetime as dt
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+MAX_GRANT_DAYS = 5 * 366  # an expiry further ahead than this is a typing error ("2062")
+
+
+class CaregiverInviteForm(forms.Form):
+    email = forms.EmailField(label="Caregiver's email address")
+    expires_on = forms.DateField(
+        required=False,
+        label="Access until (optional)",
+        help_text="The last day they can see your pages. Leave empty for access until you remove it.",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+
+    def __init__(self, *args, today: dt.date, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.today = today
+        self.fields["expires_on"].widget.attrs["min"] = today.isoformat()
+
+    def clean_expires_on(self):
+        day = self.cleaned_data["expires_on"]
+        if day is not None and day < self.today:
+            raise ValidationError("Choose today or a later day.")
+        if day is not None and day > self.today + dt.timedelta(days=MAX_GRANT_DAYS):
+            raise ValidationError("Choose a day within the next 5 years, or leave it empty.")
+        return day
