@@ -100,6 +100,17 @@ def _deactivate_if_unused(user) -> None:
 
 
 @transaction.atomic
+def email_change(*, user, email: str) -> None:
+    """A patient's or caregiver's new email, which is also their username (sign-in and password links)."""
+    email = email.strip()
+    taken = get_user_model().objects.filter(Q(username__iexact=email) | Q(email__iexact=email)).exclude(pk=user.pk)
+    if taken.exists():
+        raise AccountRefused("This email already belongs to another account.")
+    user.username = user.email = email
+    user.save(update_fields=["username", "email"])
+
+
+@transaction.atomic
 def caregiver_revoke(*, grant) -> None:
     grant.revoked_at = timezone.now()
     grant.save(update_fields=["revoked_at"])

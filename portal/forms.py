@@ -29,3 +29,21 @@ class CaregiverInviteForm(forms.Form):
         if day is not None and day > self.today + dt.timedelta(days=MAX_GRANT_DAYS):
             raise ValidationError("Choose a day within the next 5 years, or leave it empty.")
         return day
+
+
+class EmailChangeForm(forms.Form):
+    email = forms.EmailField(label="New email address", help_text="You sign in with it from now on.")
+    password = forms.CharField(
+        label="Your current password", widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.fields["email"].widget.attrs["autocomplete"] = "email"
+
+    def clean_password(self):
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise ValidationError("This is not your current password.")
+        return password

@@ -14,5 +14,7 @@ urlpatterns = [
     path("p/<str:public_id>/print/", views.print_schedule, name="print"),
     path("p/<str:public_id>/caregivers/", views.caregivers, name="caregivers"),
     path("p/<str:public_id>/caregivers/<int:grant_id>/remove/", views.caregiver_remove, name="caregiver_remove"),
+    path("p/<str:public_id>/record.json", views.record_download, name="record_download"),
+    path("account/", views.account, name="account"),
     path("living-with-the-pump/", views.living, name="living"),
 ]

@@ -7,19 +7,21 @@ month, that month's closures: a constant number of queries whatever the number o
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from patients import access, audit
 from patients import services as account_services
 from portal import month_calendar, timeline
-from portal.forms import CaregiverInviteForm
+from portal.forms import CaregiverInviteForm, EmailChangeForm
 from schedules import progress, selectors
+from schedules.management.commands.export_patient import patient_record
 from schedules.models import ClinicClosure, TherapyPlan
 
 UPCOMING_COUNT = 4
@@ -233,10 +235,11 @@ def living(request):
 
 
 def _own_record(request, public_id):
-    """The patient whose own pages these are: the signed-in patient only. A caregiver (read-only) gets 403."""
+    """The patient whose own pages these are: the signed-in patient only; anyone else, caregivers and staff
+    included, gets 404 like any object that is not theirs (staff manage caregivers on the staff pages)."""
     patient = access.get_patient(request, public_id)
     if patient.user_id != request.user.pk:
-        raise PermissionDenied("Only the patient manages their caregivers.")
+        raise Http404("No such page.")
     return patient
 
 
@@ -281,3 +284,38 @@ def caregiver_remove(request, public_id, grant_id: int):
     account_services.caregiver_revoke(grant=grant)
     messages.success(request, f"{grant.user.email or grant.user.get_username()} can no longer see your pages.")
     return redirect("portal:caregivers", public_id=patient.public_id)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def account(request):
+    """A patient's or caregiver's own account: their email, their password, and the records they may download."""
+    if access.is_clinic_staff(request.user):
+        raise Http404("Staff accounts are managed by the clinic's administrator.")
+    form = EmailChangeForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            account_services.email_change(user=request.user, email=form.cleaned_data["email"])
+        except account_services.AccountRefused as error:
+            form.add_error("email", str(error))
+        else:
+            messages.success(request, f"Your email is now {request.user.email}: use it to sign in.")
+            return redirect("portal:account")
+    followed = access.followed_patients(request.user).order_by("name")
+    context = {"form": form, "followed": followed}
+    return render(request, "portal/account.html", context, status=400 if form.errors else 200)
+
+
+@require_safe
+@login_required
+def record_download(request, public_id):
+    """The patient's whole record as a JSON file: the same export staff have (export_patient), audited by name."""
+    patient = access.get_patient(request, public_id)
+    audit.record_export(patient=patient, user=request.user, detail="record_download")
+    body = json.dumps(patient_record(patient), cls=DjangoJSONEncoder, indent=2, ensure_ascii=False)
+    response = HttpResponse(body, content_type="application/json; charset=utf-8")
+    # No name in the file name: downloads folders are shared and synced.
+    filename = f"pumpcare-record-{patient.clinic.today():%Y-%m-%d}.json"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response
