@@ -69,9 +69,13 @@ def plan_notices(*, limit: int = 200, now: dt.datetime | None = None) -> int:
 
 
 def _stale_filter() -> Q:
-    # The scale helper's background recompute marks plans whose projection is out of date: wait for it.
+    """Plans whose stored projection is current. A clinic-wide change may leave plans to the worker's
+    recompute (schedules.jobs: projected_version behind inputs_version); their rows are not yet the new
+    schedule, so the planner waits for them rather than announce a half-done change."""
     field_names = {f.name for f in TherapyPlan._meta.get_fields()}
-    return Q(plan__projection_stale=False) if "projection_stale" in field_names else Q()
+    if "inputs_version" in field_names:
+        return Q(plan__projected_version__gte=F("plan__inputs_version"))
+    return Q()
 
 
 def _watch_range(now: dt.datetime) -> tuple[dt.date, dt.date]:
