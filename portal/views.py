@@ -7,12 +7,10 @@ month, that month's closures: a constant number of queries whatever the number o
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.serializers.json import DjangoJSONEncoder
-from django.http import Http404, HttpResponse
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
@@ -21,7 +19,7 @@ from patients import services as account_services
 from portal import month_calendar, timeline
 from portal.forms import CaregiverInviteForm, EmailChangeForm
 from schedules import progress, selectors
-from schedules.management.commands.export_patient import patient_record
+from schedules.management.commands.export_patient import record_chunks
 from schedules.models import ClinicClosure, TherapyPlan
 
 UPCOMING_COUNT = 4
@@ -309,11 +307,14 @@ def account(request):
 @require_safe
 @login_required
 def record_download(request, public_id):
-    """The patient's whole record as a JSON file: the same export staff have (export_patient), audited by name."""
+    """The patient's whole record as a JSON file: the same export staff have (export_patient), audited by name.
+
+    The access event is written first, so the file's own access log shows this download.
+    """
     patient = access.get_patient(request, public_id)
     audit.record_export(patient=patient, user=request.user, detail="record_download")
-    body = json.dumps(patient_record(patient), cls=DjangoJSONEncoder, indent=2, ensure_ascii=False)
-    response = HttpResponse(body, content_type="application/json; charset=utf-8")
+    # Streamed, like export_patient: a long therapy's access log never sits whole in memory.
+    response = StreamingHttpResponse(record_chunks(patient), content_type="application/json; charset=utf-8")
     # No name in the file name: downloads folders are shared and synced.
     filename = f"pumpcare-record-{patient.clinic.today():%Y-%m-%d}.json"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

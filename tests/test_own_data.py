@@ -40,8 +40,9 @@ def test_caregiver_downloads_the_record_and_the_access_log_names_them(client_for
     response = client.get(url)
     assert response.status_code == 200
     assert response["Content-Disposition"] == 'attachment; filename="pumpcare-record-2026-03-10.json"'
-    record = json.loads(response.content)
+    record = json.loads(b"".join(response.streaming_content))
     assert record["patient"]["record_number"] == "A-100" and record["schedule"]
+    assert record["access_log"][-1]["by"] == "caregiver_a" and record["access_log"][-1]["action"] == "export"
     event = AccessEvent.objects.filter(patient=patient_a, action="export").get()
     assert event.user == caregiver_a and event.detail == "record_download"
 
