@@ -21,7 +21,7 @@ from tests.e2e.conftest import assert_accessible, screenshot, sign_in
 
 @pytest.fixture
 def demo(transactional_db, frozen):
-    call_command("demo", stdout=StringIO())
+    call_command("demo", allow_production=True, stdout=StringIO())
     patient = Patient.objects.select_related("clinic").get(user__username=ACCOUNTS["patient"][0])
     clinic = patient.clinic
     clinic.after_hours_phone = "+1 555 010 0911"
