@@ -17,8 +17,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import override
 
-from patients import sessions
+from patients import language, sessions
 from patients.models import CaregiverAccess, Patient, Preferences
 
 
@@ -30,7 +32,7 @@ def _account_user(email: str):
         user.set_unusable_password()
     elif user.is_staff or user.is_superuser:
         # An administrator's account is never turned into (or back on as) a patient's or caregiver's.
-        raise AccountRefused("This email belongs to an administrator; use the person's own email.")
+        raise AccountRefused(_("This email belongs to an administrator; use the person's own email."))
     user.is_active = True
     user.save()
     return user
@@ -41,12 +43,16 @@ class AccountRefused(Exception):
 
 
 @transaction.atomic
-def patient_login_create(*, patient, email: str):
-    """Give a patient a sign-in (username = email). The caller sends the set-your-password link."""
+def patient_login_create(*, patient, email: str, language: str | None = None):
+    """Give a patient a sign-in (username = email). The caller sends the set-your-password link.
+
+    ``language``: what the invitation (and, until they choose, the pages) is written in.
+    """
     existing = get_user_model().objects.filter(username__iexact=email).first()
     if existing is not None and (existing.memberships.exists() or hasattr(existing, "patient")):
-        raise AccountRefused("This email already belongs to another account; use another email.")
+        raise AccountRefused(_("This email already belongs to another account; use another email."))
     user = _account_user(email)
+    _language_if_unset(user, language)
     patient.user = user
     patient.save(update_fields=["user"])
     return user
@@ -65,7 +71,7 @@ def end_of_day(patient, day: dt.date) -> dt.datetime:
 
 
 @transaction.atomic
-def caregiver_grant(*, patient, email: str, by, expires_on: dt.date | None = None):
+def caregiver_grant(*, patient, email: str, by, expires_on: dt.date | None = None, language: str | None = None):
     """Let a caregiver follow a patient (read-only), until revoked or until ``expires_on`` (the last day).
 
     Staff and the patient both call this. Refused: clinic staff and administrators (a caregiver account
@@ -75,11 +81,12 @@ def caregiver_grant(*, patient, email: str, by, expires_on: dt.date | None = Non
     # Staff accounts are matched by their email too: a nurse's username need not be her email.
     holders = get_user_model().objects.filter(Q(username__iexact=email) | Q(email__iexact=email))
     if holders.filter(Q(memberships__isnull=False) | Q(is_staff=True) | Q(is_superuser=True)).exists():
-        raise AccountRefused("This email belongs to clinic staff; use the caregiver's own email.")
+        raise AccountRefused(_("This email belongs to clinic staff; use the caregiver's own email."))
     if email.strip().lower() in _patients_own_emails(patient):
-        raise AccountRefused("This is the patient's own email; a caregiver needs their own email.")
+        raise AccountRefused(_("This is the patient's own email; a caregiver needs their own email."))
     expires_at = end_of_day(patient, expires_on) if expires_on is not None else None
     user = _account_user(email)
+    _language_if_unset(user, language)
     grant = CaregiverAccess.objects.active().filter(patient=patient, user=user).first()
     if grant is not None:
         if grant.expires_at != expires_at:
@@ -140,9 +147,17 @@ def set_password_email_send(*, user, base_url: str, template: str) -> None:
         },
     )
     context = {"user": user, "link": base_url.rstrip("/") + path}
-    subject = render_to_string(f"emails/{template}_subject.txt", context).strip()
-    body = render_to_string(f"emails/{template}.txt", context)
+    # In the recipient's language, whatever language the member of staff sending it reads.
+    with override(language.language_for(user)):
+        subject = render_to_string(f"emails/{template}_subject.txt", context).strip()
+        body = render_to_string(f"emails/{template}.txt", context)
     send_mail(subject, body, None, [user.email])
+
+
+def _language_if_unset(user, language: str | None) -> None:
+    """The language staff chose for an invitation, unless the person already chose their own."""
+    if language in dict(settings.LANGUAGES) and not Preferences.objects.filter(user=user).exists():
+        Preferences.objects.create(user=user, language=language)
 
 
 @transaction.atomic
