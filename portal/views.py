@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import models
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -243,7 +244,9 @@ def living(request):
                 }
                 for c in clinics
             ]
-    return render(request, "portal/living.html", context)
+    # The page is long prose: one template per language reads better than a hundred catalogue entries.
+    template = "portal/living_es.html" if translation.get_language() == "es" else "portal/living.html"
+    return render(request, template, context)
 
 
 def _own_record(request, public_id):

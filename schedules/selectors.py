@@ -3,6 +3,8 @@
 import datetime as dt
 
 from django.db.models import QuerySet
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 
 from patients.models import Clinic, Patient
 from schedules.models import ClinicClosure, FillKind, ScheduledFill, TherapyPlan
@@ -43,11 +45,11 @@ def clinic_closed_on(clinic: Clinic, day: dt.date) -> str:
     Opening hours are not modelled: a clinic is open or closed for the whole day.
     """
     if day.weekday() not in clinic.open_weekday_numbers:
-        return f"{day:%A}"
+        return date_format(day, "l")
     closure = ClinicClosure.objects.filter(clinic=clinic, date=day).values_list("name", flat=True).first()
     if closure is None:
         return ""
-    return closure or "a closure day"
+    return closure or _("a closure day")
 
 
 def patient_fills(patient: Patient) -> list[ScheduledFill]:
