@@ -35,7 +35,7 @@ PREVIEW_FILLS = 8
 
 def _clinic_or_first(request, clinic_id):
     """The clinic in the URL (access-checked), or the first clinic the staff member works at; and all of them."""
-    clinics = list(access.staff_clinics(request.user).order_by("name"))
+    clinics = list(selectors.with_plans_updating(access.staff_clinics(request.user)).order_by("name"))
     clinic = clinics[0] if clinic_id is None else next((c for c in clinics if c.pk == clinic_id), None)
     if clinic is None:
         raise Http404(_("No such clinic."))
@@ -45,9 +45,11 @@ def _clinic_or_first(request, clinic_id):
 
 def _plan(patient) -> TherapyPlan:
     try:
-        return TherapyPlan.objects.select_related("protocol").get(patient=patient)
+        plan = TherapyPlan.objects.select_related("protocol").get(patient=patient)
     except TherapyPlan.DoesNotExist:
         raise Http404(_("This patient has no therapy plan.")) from None
+    plan.patient = patient  # already loaded (with its clinic): forms and pages read it without a query
+    return plan
 
 
 def _say_moves(request, result: services.RecomputeResult, *, prefix: str) -> None:
@@ -76,14 +78,21 @@ def _short_day(day) -> str:
     return date_format(day, "SHORT_WEEKDAY_DAY_MONTH_FORMAT")
 
 
-def _say_clinic_moves(request, result: services.RecomputeResult, *, prefix: str) -> None:
-    plans = len({m.plan_id for m in result.moves})
-    fills = ngettext("%(count)d planned fill moved", "%(count)d planned fills moved", len(result.moves)) % {
-        "count": len(result.moves)
-    }
-    patients = ngettext("%(count)d patient", "%(count)d patients", plans) % {"count": plans}
-    said = _("%(prefix)s %(fills)s (%(patients)s). “Changed dates: who was told” lists them, and who was emailed.")
-    messages.success(request, said % {"prefix": prefix, "fills": fills, "patients": patients})
+def _say_updating(request, updating: int, *, prefix: str) -> None:
+    """A clinic-wide change is recomputed in the background: say how many schedules are being updated."""
+    if not updating:
+        messages.success(request, _("%(prefix)s No patient's schedule is affected.") % {"prefix": prefix})
+        return
+    said = ngettext(
+        "%(prefix)s Updating the schedule of %(count)d patient in the background: their pages say so until it is "
+        "done (usually within a minute); “Changed dates: who was told” then lists the moved refills, and who was "
+        "emailed.",
+        "%(prefix)s Updating the schedules of %(count)d patients in the background: their pages say so until it "
+        "is done (usually within a minute); “Changed dates: who was told” then lists the moved refills, and who "
+        "was emailed.",
+        updating,
+    )
+    messages.success(request, said % {"prefix": prefix, "count": updating})
 
 
 def _patient_url(patient) -> str:
@@ -99,17 +108,18 @@ def dashboard(request, clinic_id: int | None = None):
     clinic, clinics = _clinic_or_first(request, clinic_id)
     today = clinic.today()
     rows = selectors.DASHBOARD_ROWS
-    week_start, week_end = today + dt.timedelta(days=1), today + dt.timedelta(days=7)
+    due = selectors.dashboard_due(clinic=clinic, today=today, limit=rows)
     context = {
         "clinic": clinic,
         "clinics": clinics,
         "today": today,
-        "counts": selectors.dashboard_counts(clinic=clinic, today=today),
-        "overdue": list(selectors.overdue_fills(clinic=clinic, today=today)[:rows]),
-        "due_today": list(selectors.fills_due_between(clinic=clinic, start=today, end=today)[:rows]),
-        "due_week": list(selectors.fills_due_between(clinic=clinic, start=week_start, end=week_end)[:rows]),
+        "counts": due["counts"],
+        "overdue": due["overdue"],
+        "due_today": due["today"],
+        "due_week": due["week"],
         "warnings": selectors.dashboard_warnings(clinic=clinic, today=today, limit=rows),
         "row_limit": rows,
+        "updating": clinic.updating,
     }
     return render(request, "clinic/dashboard.html", context)
 
@@ -520,8 +530,8 @@ def clinic_settings(request, clinic_id: int):
     form = forms.ClinicSettingsForm(request.POST or None, instance=clinic, prefix="clinic")
     if request.method == "POST" and form.is_valid():
         form.save(commit=False)
-        result = services.clinic_settings_save(clinic=clinic)
-        _say_clinic_moves(request, result, prefix=_("Settings saved."))
+        updating = services.clinic_settings_save(clinic=clinic)
+        _say_updating(request, updating, prefix=_("Settings saved."))
         return redirect("staff:clinic_settings", clinic.pk)
     return render(
         request,
@@ -534,6 +544,7 @@ def clinic_settings(request, clinic_id: int):
             "holidays_form": forms.HolidaysForm(today=today, prefix="holidays"),
             "closures": clinic.closures.filter(date__gte=today - dt.timedelta(days=30)),
             "protocols": clinic.protocols.order_by("name"),
+            "updating": clinic.updating,
         },
     )
 
@@ -570,7 +581,7 @@ def closures_add(request, clinic_id: int):
         )
     back = redirect(reverse("staff:clinic_settings", args=[clinic.pk]) + "#closures")
     try:
-        added, result = services.closures_add(clinic=clinic, days=days, by=request.user)
+        added, updating = services.closures_add(clinic=clinic, days=days, by=request.user)
     except services.ClosuresChanged:
         messages.error(request, "Someone else added closures at the same moment, so none of yours were added. "
                                 "Check the list below, then add the dates that are still missing.")
@@ -579,7 +590,7 @@ def closures_add(request, clinic_id: int):
     prefix = f"{added} closure date{'s' if added != 1 else ''} added."
     if already:
         prefix += f" {already} {'was' if already == 1 else 'were'} already closed."
-    _say_clinic_moves(request, result, prefix=prefix)
+    _say_updating(request, updating, prefix=prefix)
     return back
 
 
@@ -588,9 +599,9 @@ def closures_add(request, clinic_id: int):
 def closure_remove(request, clinic_id: int, closure_id: int):
     clinic, _clinics = _clinic_or_first(request, clinic_id)
     closure = get_object_or_404(ClinicClosure, pk=closure_id, clinic=clinic)
-    result = services.closure_remove(closure=closure)
+    updating = services.closure_remove(closure=closure)
     day = date_format(closure.date, "SHORT_WEEKDAY_DAY_MONTH_YEAR_FORMAT")
-    _say_clinic_moves(request, result, prefix=_("Closure of %(day)s removed.") % {"day": day})
+    _say_updating(request, updating, prefix=_("Closure of %(day)s removed.") % {"day": day})
     return redirect(reverse("staff:clinic_settings", args=[clinic.pk]) + "#closures")
 
 
@@ -603,10 +614,10 @@ def protocol_edit(request, clinic_id: int, protocol_id: int | None = None):
     if request.method == "POST" and form.is_valid():
         try:
             with transaction.atomic():
-                result = services.protocol_save(protocol=form.instance)
+                updating = services.protocol_save(protocol=form.instance)
         except (IntegrityError, ValidationError):
             form.add_error("name", _("The clinic already has a protocol with this name."))
         else:
-            _say_clinic_moves(request, result, prefix=_("Protocol “%(name)s” saved.") % {"name": form.instance.name})
+            _say_updating(request, updating, prefix=_("Protocol “%(name)s” saved.") % {"name": form.instance.name})
             return redirect(reverse("staff:clinic_settings", args=[clinic.pk]) + "#protocols")
     return render(request, "clinic/protocol_form.html", {"clinic": clinic, "form": form, "protocol": protocol})

@@ -15,6 +15,8 @@ from django.utils.dates import WEEKDAYS
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from patients import search
+
 # Weekday names in the active language, Monday (0) first, as date.weekday() counts (Django's translations).
 WEEKDAY_NAMES = tuple(WEEKDAYS[day] for day in range(7))
 
@@ -125,7 +127,11 @@ class Patient(models.Model):
         validators=[MinValueValidator(0.1), MaxValueValidator(10)],
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    history = HistoricalRecords()
+    # Name and record number as search compares them (patients.search.normalize), set by clean(): so the
+    # staff search finds "Núñez" from "nunez" and "Maria Lopez" from "lopez maria" in one indexed column.
+    # A database default too: rows written by code that predates the column (old migrations' models) stay valid.
+    search_text = models.CharField(max_length=300, blank=True, default="", db_default="", editable=False)
+    history = HistoricalRecords(excluded_fields=["search_text"])
 
     class Meta:
         constraints = [
@@ -137,6 +143,11 @@ class Patient(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.record_number})"
+
+    def clean(self):
+        # Every form and service that saves a patient validates it first (full_clean), so this keeps the
+        # search column in step with the name wherever it is edited (staff pages, admin).
+        self.search_text = search.patient_text(self.name, self.record_number)
 
 
 class CaregiverAccessQuerySet(models.QuerySet):

@@ -178,9 +178,21 @@ class TherapyPlan(models.Model):
     end_note = models.CharField(_("end note"), max_length=300, blank=True)
     # The clinic-local day the stored projection was last computed: refresh_schedules rolls it forward.
     projected_on = models.DateField(null=True, blank=True, editable=False)
-    history = HistoricalRecords(excluded_fields=["projected_on"])
+    # The stored projection is current while projected_version == inputs_version. A clinic-wide change
+    # (closures, open weekdays, tolerance, a protocol) raises inputs_version of every plan it touches in one
+    # UPDATE and leaves the recompute to the worker (schedules.jobs); a recompute stores the inputs_version it
+    # read, so a change made meanwhile leaves the plan stale and it is picked up again (also after a crash).
+    inputs_version = models.PositiveIntegerField(default=1, editable=False)
+    projected_version = models.PositiveIntegerField(default=0, editable=False)
+    history = HistoricalRecords(excluded_fields=["projected_on", "inputs_version", "projected_version"])
 
     class Meta:
+        indexes = [
+            # The worker's queue, and "updating N patients": usually empty, so tiny.
+            models.Index(
+                fields=["id"], condition=Q(projected_version__lt=F("inputs_version")), name="plan_projection_stale"
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(end_date__isnull=True) | Q(end_date__gte=F("surgery_date")),
@@ -203,6 +215,11 @@ class TherapyPlan(models.Model):
 
     def __str__(self) -> str:
         return f"Plan of {self.patient}"
+
+    @property
+    def is_updating(self) -> bool:
+        """A clinic-wide change is not yet in this plan's stored schedule: the worker is on it."""
+        return self.projected_version < self.inputs_version
 
     @property
     def chemo_ended(self) -> bool:
