@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import get_conditional_response
 from django.utils.http import http_date
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_safe
 
 from feeds import ical, subscriptions
@@ -29,30 +30,31 @@ class SubscriptionForm(forms.ModelForm):
     class Meta:
         model = CalendarSubscription
         fields = ["name", "detail"]
-        labels = {"name": "Name of this calendar link", "detail": "What the calendar shows"}
-        help_texts = {"name": "Who or what it is for, e.g. “Maria's phone”."}
+        labels = {"name": _("Name of this calendar link"), "detail": _("What the calendar shows")}
+        help_texts = {"name": _("Who or what it is for, e.g. “Maria's phone”.")}
         widgets = {"detail": forms.RadioSelect}
 
     def __init__(self, *args, may_choose_detailed: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
-        choices = [(CalendarSubscription.Detail.DISCREET, "Discreet: every event says “Clinic visit”, no drug names")]
+        said = _("Discreet: every event says “%(title)s”, no drug names") % {"title": "Clinic visit"}
+        choices = [(CalendarSubscription.Detail.DISCREET, said)]
         if may_choose_detailed:
-            detailed = "Detailed: “Pump refill: start FUDR”, and the phases"
+            detailed = _("Detailed: “Pump refill: start FUDR”, and the phases")
             choices.append((CalendarSubscription.Detail.DETAILED, detailed))
         else:
-            self.fields["detail"].help_text = (
+            self.fields["detail"].help_text = _(
                 "Drug names and phases appear only in calendars the patient (or their clinic) sets up."
             )
         self.fields["detail"].choices = choices
 
 
 class RenameForm(forms.Form):
-    name = forms.CharField(label="New name", max_length=80)
+    name = forms.CharField(label=_("New name"), max_length=80)
 
 
 class DownloadForm(forms.Form):
     detail = forms.ChoiceField(
-        label="What the calendar shows", choices=CalendarSubscription.Detail.choices, widget=forms.RadioSelect
+        label=_("What the calendar shows"), choices=CalendarSubscription.Detail.choices, widget=forms.RadioSelect
     )
 
     def __init__(self, *args, may_choose_detailed: bool = True, **kwargs):

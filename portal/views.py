@@ -104,7 +104,12 @@ def _home(request, patient):
         implant_fill=next((f for f in fills if f.kind == "implant" and f.recorded), None),
         surgery_ahead=bool(fills) and fills[0].date >= today,
     )
-    return render(request, "portal/home.html", context)
+    context["offline_page"] = context["is_self"]
+    response = render(request, "portal/home.html", context)
+    if context["is_self"]:
+        # The service worker keeps only pages marked so: the patient's own next refill, never anyone else's.
+        response["X-Offline-Page"] = "own"
+    return response
 
 
 @require_safe

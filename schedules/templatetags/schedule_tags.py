@@ -5,6 +5,7 @@ import datetime as dt
 from django import template
 from django.utils import timezone
 from django.utils.timesince import timesince
+from django.utils.translation import gettext as _
 
 from schedules import progress
 
@@ -21,5 +22,5 @@ def overdue_on(fill, today) -> bool:
 def ago(moment) -> str:
     """{{ when|ago }}: "just now" under a minute (timesince would say "0 minutes"), else "5 minutes ago"."""
     if timezone.now() - moment < dt.timedelta(minutes=1):
-        return "just now"
-    return f"{timesince(moment)} ago"
+        return _("just now")
+    return _("%(time)s ago") % {"time": timesince(moment)}
