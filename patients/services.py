@@ -113,7 +113,7 @@ def email_change(*, user, email: str) -> None:
     email = email.strip()
     taken = get_user_model().objects.filter(Q(username__iexact=email) | Q(email__iexact=email)).exclude(pk=user.pk)
     if taken.exists():
-        raise AccountRefused("This email already belongs to another account.")
+        raise AccountRefused(_("This email already belongs to another account."))
     user.username = user.email = email
     user.save(update_fields=["username", "email"])
 

@@ -167,5 +167,5 @@ class SignOutView(auth_views.LogoutView):
     def post(self, request, *args, **kwargs):
         response = super().post(request, *args, **kwargs)
         # The session is gone; the message travels in the messages cookie (FallbackStorage).
-        messages.success(request, "You are signed out.")
+        messages.success(request, _("You are signed out."))
         return response

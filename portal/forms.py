@@ -4,16 +4,18 @@ import datetime as dt
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 MAX_GRANT_DAYS = 5 * 366  # an expiry further ahead than this is a typing error ("2062")
 
 
 class CaregiverInviteForm(forms.Form):
-    email = forms.EmailField(label="Caregiver's email address")
+    email = forms.EmailField(label=gettext_lazy("Caregiver's email address"))
     expires_on = forms.DateField(
         required=False,
-        label="Access until (optional)",
-        help_text="The last day they can see your pages. Leave empty for access until you remove it.",
+        label=gettext_lazy("Access until (optional)"),
+        help_text=gettext_lazy("The last day they can see your pages. Leave empty for access until you remove it."),
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
 
@@ -25,16 +27,19 @@ class CaregiverInviteForm(forms.Form):
     def clean_expires_on(self):
         day = self.cleaned_data["expires_on"]
         if day is not None and day < self.today:
-            raise ValidationError("Choose today or a later day.")
+            raise ValidationError(_("Choose today or a later day."))
         if day is not None and day > self.today + dt.timedelta(days=MAX_GRANT_DAYS):
-            raise ValidationError("Choose a day within the next 5 years, or leave it empty.")
+            raise ValidationError(_("Choose a day within the next 5 years, or leave it empty."))
         return day
 
 
 class EmailChangeForm(forms.Form):
-    email = forms.EmailField(label="New email address", help_text="You sign in with it from now on.")
+    email = forms.EmailField(
+        label=gettext_lazy("New email address"), help_text=gettext_lazy("You sign in with it from now on.")
+    )
     password = forms.CharField(
-        label="Your current password", widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+        label=gettext_lazy("Your current password"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
 
     def __init__(self, *args, user, **kwargs):
@@ -45,5 +50,5 @@ class EmailChangeForm(forms.Form):
     def clean_password(self):
         password = self.cleaned_data["password"]
         if not self.user.check_password(password):
-            raise ValidationError("This is not your current password.")
+            raise ValidationError(_("This is not your current password."))
         return password

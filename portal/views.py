@@ -13,7 +13,6 @@ from django.contrib.auth.decorators import login_required
 from django.db import models
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -249,9 +248,7 @@ def living(request):
                 }
                 for c in clinics
             ]
-    # The page is long prose: one template per language reads better than a hundred catalogue entries.
-    template = "portal/living_es.html" if translation.get_language() == "es" else "portal/living.html"
-    return render(request, template, context)
+    return render(request, "portal/living.html", context)
 
 
 def _own_record(request, public_id):
@@ -283,7 +280,7 @@ def caregivers(request, public_id):
                 account_services.set_password_email_send(
                     user=grant.user, base_url=request.build_absolute_uri("/"), template="patient_caregiver_invite"
                 )
-                messages.success(request, f"Invitation emailed to {grant.user.email}.")
+                messages.success(request, _("Invitation emailed to %(email)s.") % {"email": grant.user.email})
             else:
                 messages.info(request, f"{grant.user.email} already has access: the end date is updated.")
             return redirect("portal:caregivers", public_id=patient.public_id)
@@ -319,7 +316,8 @@ def account(request):
         except account_services.AccountRefused as error:
             form.add_error("email", str(error))
         else:
-            messages.success(request, f"Your email is now {request.user.email}: use it to sign in.")
+            said = _("Your email is now %(email)s: use it to sign in.") % {"email": request.user.email}
+            messages.success(request, said)
             return redirect("portal:account")
     followed = access.followed_patients(request.user).order_by("name")
     context = {"form": form, "followed": followed}
