@@ -13,7 +13,6 @@ from pumpcare import views as site_views
 urlpatterns = [
     path("", portal_views.home, name="home"),
     path("accounts/login/", patient_views.SignInView.as_view(), name="login"),
-    path("accounts/logout/", patient_views.SignOutView.as_view(), name="logout"),
     path("accounts/two-factor/", two_factor.verify, name="two_factor_verify"),
     path("accounts/two-factor/setup/", two_factor.setup, name="two_factor_setup"),
     path("accounts/password_reset/", patient_views.PasswordResetView.as_view(), name="password_reset"),
