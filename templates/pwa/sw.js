@@ -37,7 +37,7 @@ self.addEventListener("fetch", (event) => {
     // Network first: online, people always see the newest page; offline, the copy of a page kept before.
     event.respondWith((async () => {
       const pages = await caches.open(PAGES);
-      const kept = await pages.match(request, { ignoreSearch: true });
+      const kept = await pages.match(request, { ignoreSearch: true, ignoreVary: true });
       try {
         const response = await fetch(request);
         if (kept) {
@@ -68,7 +68,7 @@ self.addEventListener("fetch", (event) => {
         }
         return response;
       } catch (error) {
-        const kept = await cache.match(request);
+        const kept = await cache.match(request, { ignoreVary: true });
         if (kept) {
           return kept;
         }
