@@ -375,7 +375,7 @@ class ClinicSettingsForm(forms.ModelForm):
 
     class Meta:
         model = Clinic
-        fields = ["flow_tolerance_percent", "default_protocol"]
+        fields = ["after_hours_phone", "flow_tolerance_percent", "default_protocol"]
         labels = {"flow_tolerance_percent": _("Flow tolerance (%)")}
 
     def __init__(self, *args, **kwargs):

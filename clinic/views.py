@@ -258,6 +258,7 @@ def patient_detail(request, public_id):
             "plan": plan,
             "rows": rows,
             "next_fill": next_fill,
+            "late": None if plan.status == TherapyPlan.Status.ENDED else progress.overdue(fills, today),
             "today": today,
             "corrections": _corrections(plan),
             "grants": patient.caregiver_grants.active().select_related("user"),

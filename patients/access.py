@@ -16,7 +16,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from patients import audit
-from patients.models import Clinic, Patient
+from patients.models import CaregiverAccess, Clinic, Patient
 
 
 def staff_clinics(user) -> QuerySet[Clinic]:
@@ -44,10 +44,13 @@ def visible_patients(user) -> QuerySet[Patient]:
     if not user.is_authenticated or not user.is_active:
         return Patient.objects.none()
     return Patient.objects.filter(
-        Q(clinic__memberships__user=user)
-        | Q(user=user)
-        | Q(caregiver_grants__user=user, caregiver_grants__revoked_at__isnull=True)
+        Q(clinic__memberships__user=user) | Q(user=user) | Q(pk__in=_granted_patient_ids(user))
     ).distinct()
+
+
+def _granted_patient_ids(user):
+    """The patients this user follows as a caregiver now: grants neither revoked nor expired."""
+    return CaregiverAccess.objects.active().filter(user=user).values("patient_id")
 
 
 def editable_patients(user) -> QuerySet[Patient]:
@@ -61,9 +64,7 @@ def followed_patients(user) -> QuerySet[Patient]:
     """The patients a signed-in patient or caregiver follows (not the ones they see as staff)."""
     if not user.is_authenticated or not user.is_active:
         return Patient.objects.none()
-    return Patient.objects.filter(
-        Q(user=user) | Q(caregiver_grants__user=user, caregiver_grants__revoked_at__isnull=True)
-    ).distinct()
+    return Patient.objects.filter(Q(user=user) | Q(pk__in=_granted_patient_ids(user))).distinct()
 
 
 def get_patient(request, public_id, *, edit: bool = False) -> Patient:

@@ -34,6 +34,11 @@ def record_view(request, patient: Patient) -> None:
     )
 
 
+def record_export(*, patient: Patient, user, detail: str) -> None:
+    """Someone downloaded or printed out the patient's whole record: who, named (the patient included)."""
+    AccessEvent.objects.create(patient=patient, user=user, action=AccessEvent.Action.EXPORT, detail=detail)
+
+
 def record_feed_fetch(*, patient: Patient, subscription) -> None:
     """A calendar app fetched a feed: named by the subscription's name and public id, never its secret link."""
     detail = f"{subscription.name[:60]} ({subscription.public_id})"

@@ -1,7 +1,7 @@
 """Clinics, their staff, patients with their pumps, and who may follow a patient."""
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -38,6 +38,13 @@ class Clinic(models.Model):
         _("time zone"), max_length=64, default=settings.DEFAULT_CLINIC_TIME_ZONE, validators=[validate_time_zone]
     )
     phone = models.CharField(_("phone"), max_length=40, help_text=_("Shown to patients as a tap-to-call link."))
+    # A pump left unfilled can clot its catheter: patients need a number that answers when the clinic is closed.
+    after_hours_phone = models.CharField(
+        _("after-hours phone"),
+        max_length=40,
+        blank=True,
+        help_text=_("Shown to patients on days the clinic is closed (weekends, closure dates) and on the living page."),
+    )
     # date.weekday() numbers of the days the clinic refills pumps: "01234" is Monday to Friday.
     open_weekdays = models.CharField(
         _("open weekdays"), max_length=7,
@@ -145,11 +152,14 @@ class Patient(models.Model):
 
 class CaregiverAccessQuerySet(models.QuerySet):
     def active(self):
-        return self.filter(revoked_at__isnull=True)
+        """Grants in force now: not revoked, not past the expiry the patient (or staff) chose."""
+        return self.filter(revoked_at__isnull=True).filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=timezone.now())
+        )
 
 
 class CaregiverAccess(models.Model):
-    """A caregiver allowed to follow one patient, read-only, until revoked."""
+    """A caregiver allowed to follow one patient, read-only, until revoked or until it expires."""
 
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="caregiver_grants")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="caregiver_grants")
@@ -158,6 +168,8 @@ class CaregiverAccess(models.Model):
     )
     granted_at = models.DateTimeField(_("granted at"), default=timezone.now)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    # The end of the last day chosen, in the clinic's time zone; empty: until revoked.
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
     history = HistoricalRecords()
 
     objects = CaregiverAccessQuerySet.as_manager()
@@ -174,6 +186,11 @@ class CaregiverAccess(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} follows {self.patient}"
+
+    @property
+    def last_moment(self):
+        """A moment on the last day of access (expires_at is the midnight after it): for "until <day>"."""
+        return None if self.expires_at is None else self.expires_at - timedelta(seconds=1)
 
 
 class AccessEvent(models.Model):

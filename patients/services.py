@@ -4,11 +4,14 @@ The set-your-password email uses Django's password-reset tokens (single use, exp
 ever passes through staff hands.
 """
 
+import datetime as dt
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -55,29 +58,64 @@ def patient_login_create(*, patient, email: str, language: str | None = None):
     return user
 
 
+def _patients_own_emails(patient) -> set[str]:
+    emails = {patient.email}
+    if patient.user is not None:
+        emails |= {patient.user.get_username(), patient.user.email}
+    return {e.strip().lower() for e in emails if e}
+
+
+def end_of_day(patient, day: dt.date) -> dt.datetime:
+    """The moment a grant "until ``day``" ends: midnight after that day in the patient's clinic."""
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=patient.clinic.zone)
+
+
 @transaction.atomic
-def caregiver_grant(*, patient, email: str, by, language: str | None = None):
-    """Let a caregiver follow a patient (read-only). Returns (grant, created)."""
-    existing = get_user_model().objects.filter(username__iexact=email).first()
-    if existing is not None and existing.memberships.exists():
+def caregiver_grant(*, patient, email: str, by, expires_on: dt.date | None = None, language: str | None = None):
+    """Let a caregiver follow a patient (read-only), until revoked or until ``expires_on`` (the last day).
+
+    Staff and the patient both call this. Refused: clinic staff and administrators (a caregiver account
+    never carries a clinic's access) and the patient's own email (they see their pages already). Granting
+    again to a caregiver who has access changes the expiry. Returns (grant, created).
+    """
+    # Staff accounts are matched by their email too: a nurse's username need not be her email.
+    holders = get_user_model().objects.filter(Q(username__iexact=email) | Q(email__iexact=email))
+    if holders.filter(Q(memberships__isnull=False) | Q(is_staff=True) | Q(is_superuser=True)).exists():
         raise AccountRefused(_("This email belongs to clinic staff; use the caregiver's own email."))
+    if email.strip().lower() in _patients_own_emails(patient):
+        raise AccountRefused(_("This is the patient's own email; a caregiver needs their own email."))
+    expires_at = end_of_day(patient, expires_on) if expires_on is not None else None
     user = _account_user(email)
     _language_if_unset(user, language)
     grant = CaregiverAccess.objects.active().filter(patient=patient, user=user).first()
     if grant is not None:
+        if grant.expires_at != expires_at:
+            grant.expires_at = expires_at
+            grant.save(update_fields=["expires_at"])
         return grant, False
-    return CaregiverAccess.objects.create(patient=patient, user=user, granted_by=by), True
+    return CaregiverAccess.objects.create(patient=patient, user=user, granted_by=by, expires_at=expires_at), True
 
 
 def _deactivate_if_unused(user) -> None:
     if (
-        not user.caregiver_grants.filter(revoked_at__isnull=True).exists()
+        not user.caregiver_grants.active().exists()
         and not Patient.objects.filter(user=user).exists()
         and not user.memberships.exists()
         and not user.is_staff
     ):
         user.is_active = False
         user.save(update_fields=["is_active"])
+
+
+@transaction.atomic
+def email_change(*, user, email: str) -> None:
+    """A patient's or caregiver's new email, which is also their username (sign-in and password links)."""
+    email = email.strip()
+    taken = get_user_model().objects.filter(Q(username__iexact=email) | Q(email__iexact=email)).exclude(pk=user.pk)
+    if taken.exists():
+        raise AccountRefused(_("This email already belongs to another account."))
+    user.username = user.email = email
+    user.save(update_fields=["username", "email"])
 
 
 @transaction.atomic

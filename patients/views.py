@@ -159,3 +159,13 @@ def _end_chosen(request, current_key: str) -> int:
             session.delete()
             return 1
     return 0
+
+
+class SignOutView(auth_views.LogoutView):
+    """Sign out, and say so on the sign-in page it leads to: a shared computer's next user should see it."""
+
+    def post(self, request, *args, **kwargs):
+        response = super().post(request, *args, **kwargs)
+        # The session is gone; the message travels in the messages cookie (FallbackStorage).
+        messages.success(request, _("You are signed out."))
+        return response

@@ -122,6 +122,7 @@ def month_grid(
     surgery = fills[0].date if fills else None
     end = schedule_end(fills, end_date)
     by_date = {f.date: f for f in fills}
+    late = progress.overdue(fills, today)
     if surgery is None or last < surgery:
         state = "before"
     elif end_date is not None and first > end_date:
@@ -134,7 +135,7 @@ def month_grid(
     weeks: list[list[Day]] = []
     if state == "in":
         for week in calendar.Calendar(FIRST_WEEKDAY).monthdatescalendar(year, month):
-            weeks.append([_day(d, month, today, fills, by_date, closures, surgery, end) for d in week])
+            weeks.append([_day(d, month, today, fills, by_date, closures, surgery, end, late) for d in week])
     return Month(
         year=year,
         month=month,
@@ -147,11 +148,13 @@ def month_grid(
     )
 
 
-def _day(day, month, today, fills, by_date, closures, surgery, end) -> Day:
+def _day(day, month, today, fills, by_date, closures, surgery, end, late) -> Day:
     fill = by_date.get(day)
     phase, label = "none", ""
     if surgery is not None and surgery <= day and (end is None or day <= end):
         started = progress.fill_on_or_before(fills, day)
+        if late is not None and late.holding is not None and late.due.date <= day <= today:
+            started = late.holding  # the overdue refill did not happen: the pump still holds the last real fill
         if started is not None:
             phase, label = phase_of(started)
     closure = closures.get(day)

@@ -34,7 +34,9 @@ class Bar:
     cycle: int | None
     held: bool
     moved_from: dt.date | None
-    is_current: bool
+    is_current: bool  # the pump holds this phase's infusate today
+    overdue: bool = False  # S10: this planned refill's date has passed, nothing recorded
+    moves: bool = False  # planned from an overdue refill: its date moves once that refill is recorded
 
     @property
     def days(self) -> int:
@@ -146,6 +148,7 @@ def build(
     def x_of(day: dt.date) -> float:
         return round(MARGIN + (day - start).days / span * (VIEW_WIDTH - 2 * MARGIN), 1)
 
+    late = progress.overdue(fills, today)
     bars = []
     for index, fill in enumerate(fills):
         if fill.date >= end:
@@ -158,6 +161,8 @@ def build(
         if phase == "chemo":
             label = progress.infusate_name(fill.infusate)
         x = x_of(fill.date)
+        # After an overdue refill that did not happen the pump still holds the last real fill, whatever the plan says.
+        is_current = fill is late.holding if late is not None else fill.date <= today < bar_end
         bars.append(
             Bar(
                 fill=fill,
@@ -170,7 +175,9 @@ def build(
                 cycle=fill.cycle,
                 held=fill.held,
                 moved_from=fill.moved_from,
-                is_current=fill.date <= today < bar_end,
+                is_current=is_current,
+                overdue=late is not None and fill is late.due,
+                moves=late is not None and not fill.recorded and fill.date > late.due.date,
             )
         )
     return Timeline(

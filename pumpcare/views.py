@@ -3,13 +3,14 @@
 import json
 import sys
 
-from django.contrib.auth.views import LogoutView
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.http import HttpResponse
 from django.template import loader
 from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
+
+from patients.views import SignOutView
 
 
 @never_cache
@@ -77,6 +78,6 @@ def service_worker(request):
 def sign_out(request):
     """Django's sign-out, plus: the browser drops this site's caches and stored data (the service worker's copy
     of the next-refill page included), so the next person on a shared phone sees nothing of the last one."""
-    response = LogoutView.as_view()(request)
+    response = SignOutView.as_view()(request)  # says "You are signed out." on the sign-in page
     response["Clear-Site-Data"] = '"cache", "storage"'
     return response

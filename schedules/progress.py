@@ -112,6 +112,42 @@ def relative_day(day: dt.date, today: dt.date) -> str:
 
 
 @dataclass(frozen=True)
+class Overdue:
+    """S10, told the same way on every page: the refill not recorded, what is in the pump, what will move."""
+
+    due: FillLike  # the first planned refill whose date has passed
+    holding: FillLike | None  # the newest fill that really happened: its infusate is still in the pump
+
+    @property
+    def in_pump(self) -> str:
+        return infusate_name(self.holding.infusate) if self.holding is not None else _("what the last refill put in")
+
+    @property
+    def sentences(self) -> tuple[str, str, str]:
+        if self.holding is not None:
+            held = _("The pump still holds %(name)s, put in on %(date)s.") % {
+                "name": self.in_pump, "date": long_date(self.holding.date)
+            }
+        else:
+            held = _("The pump still holds %(name)s.") % {"name": self.in_pump}
+        return (
+            _("The refill planned for %(date)s has not been recorded.") % {"date": long_date(self.due.date)},
+            held,
+            _("The dates after it are planned from that refill and will move once it is recorded."),
+        )
+
+
+def overdue(fills: Sequence[FillLike], today: dt.date) -> Overdue | None:
+    """The overdue refill of the schedule, if there is one (S10), with what the pump holds meanwhile."""
+    due = next_fill(fills, today)
+    if due is None or not is_overdue(due, today):
+        return None
+    # The surgery's fill is a fact too; a planned fill that was missed is not what is in the pump.
+    happened = [f for f in fills if (f.recorded or f.kind == FillKind.IMPLANT) and f.date <= today]
+    return Overdue(due, happened[-1] if happened else None)
+
+
+@dataclass(frozen=True)
 class Where:
     """Where the pump is today, in words: a headline and an optional line about the cycle."""
 
@@ -146,14 +182,10 @@ def where(
             planned = _("Pump surgery is planned for %(date)s") % {"date": long_date(fills[0].date)}
             return Where("before_surgery", planned)
         return Where("unknown", _("No therapy plan yet"))
-    if is_overdue(fill, today):
+    late = overdue(fills, today)
+    if late is not None:
         # The refill did not happen: the pump still runs what the last real fill put in, past its phase.
-        # The newest fill that really happened (the surgery's is a fact) says what is in the pump, not a
-        # planned one that was missed too.
-        happened = (f for f in reversed(fills) if (f.recorded or f.kind == FillKind.IMPLANT) and f.date <= today)
-        before = next(happened, None)
-        still = _("The pump still holds %(name)s.") % {"name": infusate_name(before.infusate)} if before else ""
-        return Where("overdue", _("Refill overdue"), still)
+        return Where("overdue", _("Refill overdue"), _("The pump still holds %(name)s.") % {"name": late.in_pump})
     days = phase_length(fill)
     day = (today - fill.date).days + 1
     cycle = cycle_words(fill.cycle, cycles_total)

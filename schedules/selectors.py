@@ -3,10 +3,12 @@
 import datetime as dt
 
 from django.db.models import QuerySet
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 
 from patients import search as patient_search
 from patients.models import Clinic, Patient
-from schedules.models import FillKind, ScheduledFill, TherapyPlan
+from schedules.models import ClinicClosure, FillKind, ScheduledFill, TherapyPlan
 
 
 def planned_fills() -> QuerySet[ScheduledFill]:
@@ -36,6 +38,19 @@ def overdue_fills(*, clinic: Clinic, today: dt.date | None = None) -> QuerySet[S
 def fills_due_on(day: dt.date) -> QuerySet[ScheduledFill]:
     """Every clinic's planned fills on one day: what reminders for "tomorrow" ask."""
     return planned_fills().filter(date=day).select_related("clinic").order_by("clinic", "plan__patient__name")
+
+
+def clinic_closed_on(clinic: Clinic, day: dt.date) -> str:
+    """Why the clinic is closed on ``day`` ("Saturday", "Thanksgiving Day", "a closure day"), or "" if it is open.
+
+    Opening hours are not modelled: a clinic is open or closed for the whole day.
+    """
+    if day.weekday() not in clinic.open_weekday_numbers:
+        return date_format(day, "l")
+    closure = ClinicClosure.objects.filter(clinic=clinic, date=day).values_list("name", flat=True).first()
+    if closure is None:
+        return ""
+    return closure or _("a closure day")
 
 
 def patient_fills(patient: Patient) -> list[ScheduledFill]:

@@ -39,9 +39,10 @@ def test_each_day_has_its_phase_and_refill_days_their_fill():
     month = month_calendar.month_grid(2026, 3, fills=fills(), today=TODAY)
     assert day_of(month, dt.date(2026, 3, 3)).phase == "implant"  # saline since surgery
     chemo_day = day_of(month, dt.date(2026, 3, 4))
-    assert chemo_day.fill is not None and chemo_day.phase == "chemo" and chemo_day.phase_label == "FUDR"
+    # Planned on 4 March, nothing recorded by the 10th: the pump still holds the surgery's saline, not FUDR.
+    assert chemo_day.fill is not None and chemo_day.phase == "implant" and chemo_day.phase_label == "Rest"
     assert chemo_day.refill_words == "FUDR (chemotherapy)"
-    assert chemo_day.overdue  # planned on 4 March, nothing recorded by the 10th
+    assert chemo_day.overdue
     assert "refill overdue: FUDR (chemotherapy)" in chemo_day.description
     rest = day_of(month, dt.date(2026, 3, 18))
     assert rest.fill is not None and rest.phase == "rest" and not rest.overdue

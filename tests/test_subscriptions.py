@@ -1,5 +1,6 @@
 """Managing calendar subscriptions: list, create, subscribe page (link shown once), rename, new link, stop."""
 
+import datetime as dt
 import hashlib
 import re
 
@@ -101,13 +102,16 @@ def test_list_queries_are_constant(client_for, users, patient_a, caregiver_a, dj
     assert response.content.decode().count("How to add it") == count
 
 
-def test_last_fetched_is_shown(client, client_for, patient_a):
+def test_last_fetched_is_shown(client, client_for, patient_a, time_machine):
     _, token = subscriptions.subscription_create(patient=patient_a, name="Phone", detail="discreet", by=patient_a.user)
     page = client_for(patient_a.user).get(list_url(patient_a)).content.decode()
     assert "Not yet" in page
     client.get(reverse("feeds:feed", kwargs={"token": token}))
     page = client_for(patient_a.user).get(list_url(patient_a)).content.decode()
-    assert "Not yet" not in page and "0\xa0minutes ago" in page
+    assert "Not yet" not in page and "just now" in page and "0\xa0minutes" not in page
+    time_machine.shift(dt.timedelta(minutes=5))
+    page = client_for(patient_a.user).get(list_url(patient_a)).content.decode()
+    assert "5\xa0minutes ago" in page
 
 
 # Creating, and the link shown once.

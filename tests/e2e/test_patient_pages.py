@@ -110,8 +110,11 @@ def test_overdue_refill_on_a_phone_names_the_clinic_phone(page, demo):
     ScheduledFill.objects.filter(pk=missed.pk).update(date=patient.clinic.today().replace(day=1))
     sign_in(page, *ACCOUNTS["patient"][:2])
     alert = page.get_by_role("alert")
-    expect(alert).to_contain_text("Please call the clinic")
-    expect(alert.get_by_role("link", name=patient.clinic.phone)).to_have_attribute("href", "tel:+15550100199")
+    expect(alert).to_contain_text("is overdue")
+    card = page.locator(".refill-card")
+    expect(card).to_contain_text("The pump still holds")
+    expect(card).to_contain_text("will move once it is recorded")
+    expect(card.get_by_role("link", name=patient.clinic.phone)).to_have_attribute("href", "tel:+15550100199")
     assert_accessible(page)
     screenshot(page, "patient-home-overdue-phone")
 
