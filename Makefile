@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint chromium venv
+.PHONY: run test lint chromium venv js
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,12 @@ run: venv
 chromium:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
-test: venv chromium
+# The feed tests read every calendar with ical.js too (tests/feed_parsers.py): node from Debian, the package from npm.
+js:
+	@command -v npm >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null)
+	@test -d tests/js/node_modules/ical.js || (cd tests/js && npm ci --no-audit --no-fund --silent)
+
+test: venv chromium js
 	$(PY) -m pytest
 
 lint: venv

@@ -10,17 +10,22 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from dataclasses import dataclass
 
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
+from feeds.models import FeedSettings, RetiredLink
 from patients import access
 from patients.models import Patient
 from schedules.models import CalendarSubscription
 
+# A stopped or replaced link serves an empty calendar this long, so calendar apps clear its events (they keep
+# their last copy on any error); after that it answers 410 Gone.
+STOPPED_GRACE = dt.timedelta(days=30)
 # Calendar apps poll every few hours; a link fetched more often than this is misbehaving or leaked.
 RATE_LIMIT = 60
 RATE_WINDOW_SECONDS = 10 * 60
@@ -90,8 +95,10 @@ def subscription_rotate(*, subscription: CalendarSubscription) -> tuple[Calendar
     subscription = _locked(subscription)
     if subscription.revoked_at is not None:
         raise ValueError("A stopped calendar link cannot be renewed.")
+    now = timezone.now()
+    RetiredLink.objects.create(subscription=subscription, token_hash=subscription.token_hash, retired_at=now)
     token, subscription.token_hash = new_token()
-    subscription.rotated_at = timezone.now()
+    subscription.rotated_at = now
     subscription.save(update_fields=["token_hash", "rotated_at"])
     return subscription, token
 
@@ -105,12 +112,50 @@ def subscription_revoke(*, subscription: CalendarSubscription) -> CalendarSubscr
     return subscription
 
 
-def subscription_for_token(token: str) -> CalendarSubscription | None:
-    """The subscription of a feed link (revoked ones included), with its patient and clinic."""
-    try:
-        return CalendarSubscription.objects.select_related("patient__clinic", "owner").get(token_hash=hash_token(token))
-    except CalendarSubscription.DoesNotExist:
+@dataclass(frozen=True)
+class Link:
+    """What a feed URL points at: a subscription, and since when it is stopped (None: it is live)."""
+
+    subscription: CalendarSubscription
+    stopped_at: dt.datetime | None
+
+    @property
+    def live(self) -> bool:
+        return self.stopped_at is None
+
+    def gone(self, now: dt.datetime) -> bool:
+        """Stopped longer ago than the grace period: answer 410."""
+        return self.stopped_at is not None and now - self.stopped_at > STOPPED_GRACE
+
+
+_LINKED = ("patient__clinic", "patient__feed_settings", "owner")
+
+
+def link_for_token(token: str) -> Link | None:
+    """The link of a feed URL (its subscription with patient, clinic and settings), stopped or not; else None."""
+    token_hash = hash_token(token)
+    subscription = CalendarSubscription.objects.select_related(*_LINKED).filter(token_hash=token_hash).first()
+    if subscription is not None:
+        return Link(subscription, stopped_since(subscription))
+    retired = (
+        RetiredLink.objects.select_related(*(f"subscription__{name}" for name in _LINKED))
+        .filter(token_hash=token_hash)
+        .first()
+    )
+    if retired is None:
         return None
+    return Link(retired.subscription, retired.retired_at)
+
+
+def stopped_since(subscription: CalendarSubscription) -> dt.datetime | None:
+    """None while the link works; else when it stopped (revoked, or its caregiver's access ended)."""
+    if subscription.revoked_at is not None:
+        return subscription.revoked_at
+    if subscription.owner_id is None or subscription_is_live(subscription):
+        return None
+    ended = subscription.patient.caregiver_grants.filter(user_id=subscription.owner_id).aggregate(Max("revoked_at"))
+    # No ended grant on record (e.g. the account was deactivated): stopped as of now, so the grace period applies.
+    return ended["revoked_at__max"] or timezone.now()
 
 
 def subscription_is_live(subscription: CalendarSubscription) -> bool:
@@ -120,6 +165,17 @@ def subscription_is_live(subscription: CalendarSubscription) -> bool:
     if subscription.owner_id is None:
         return True
     return access.visible_patients(subscription.owner).filter(pk=subscription.patient_id).exists()
+
+
+@transaction.atomic
+def feed_settings_save(*, patient: Patient, discreet_title: str, calendar_name: str) -> FeedSettings:
+    """The patient's title for discreet visits and name for their calendars (every feed follows at once)."""
+    settings, _ = FeedSettings.objects.select_for_update().get_or_create(patient=patient)
+    settings.discreet_title = discreet_title
+    settings.calendar_name = calendar_name
+    settings.full_clean()
+    settings.save()
+    return settings
 
 
 def subscription_fetched(subscription: CalendarSubscription) -> None:

@@ -4,15 +4,20 @@ The feed's token is a secret: it is never logged (runserver's request log is off
 here logs), never put in the cache (only part of its hash) and shown to a person once.
 """
 
+import hashlib
+from urllib.parse import urlencode
+
 import segno
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import get_conditional_response
 from django.utils.http import http_date
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_safe
 
 from feeds import ical, subscriptions
@@ -22,7 +27,6 @@ from schedules.models import CalendarSubscription
 CALENDAR_TYPE = "text/calendar; charset=utf-8"
 # Calendar apps keep their own schedule (REFRESH-INTERVAL); this only stops a burst of refetches.
 FEED_MAX_AGE = 15 * 60
-NEW_LINK_SESSION_KEY = "feeds:new-link"
 
 
 class SubscriptionForm(forms.ModelForm):
@@ -66,22 +70,41 @@ def qr_data_uri(link: str) -> str:
     return segno.make(link, error="m").png_data_uri(scale=6, border=4, dark="#000", light="#fff")
 
 
-def _calendar_response(body: bytes, *, status: int = 200) -> HttpResponse:
-    response = HttpResponse(body, status=status, content_type=CALENDAR_TYPE)
-    _feed_headers(response)
+FEED_METHODS = ("GET", "HEAD")
+
+
+def _feed_headers(response: HttpResponse, *, filename: str | None = None) -> HttpResponse:
+    response["Cache-Control"] = f"private, max-age={FEED_MAX_AGE}"
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    if filename:
+        response["Content-Disposition"] = f'inline; filename="{filename}"'
     return response
 
 
-def _feed_headers(response: HttpResponse) -> None:
-    response["Cache-Control"] = f"private, max-age={FEED_MAX_AGE}"
-    response["X-Robots-Tag"] = "noindex"
+def _calendar_response(request, snapshot: ical.Snapshot, *, filename: str) -> HttpResponse:
+    last_modified = int(snapshot.last_modified.timestamp())
+    response = get_conditional_response(request, etag=snapshot.etag, last_modified=last_modified)
+    if response is None:
+        response = HttpResponse(snapshot.body, content_type=CALENDAR_TYPE)
+    response["ETag"] = snapshot.etag
+    response["Last-Modified"] = http_date(last_modified)
+    return _feed_headers(response, filename=filename)
 
 
-@require_safe
+def _filename(detailed: bool) -> str:
+    return "pump-refills.ics" if detailed else "clinic-visits.ics"
+
+
+# Calendar apps cannot sign in or send a CSRF token, and a feed only reads. Other methods get a 405 here, before
+# Django's CSRF check or require_http_methods could log the request path (which holds the secret link).
+@csrf_exempt
 def feed(request, token: str):
-    subscription = subscriptions.subscription_for_token(token)
-    if subscription is None:
+    if request.method not in FEED_METHODS:
+        return HttpResponseNotAllowed(FEED_METHODS)
+    link = subscriptions.link_for_token(token)
+    if link is None:
         raise Http404("No such calendar.")
+    subscription = link.subscription
     retry_after = subscriptions.rate_limited(subscription)
     if retry_after is not None:
         response = HttpResponse(
@@ -90,23 +113,22 @@ def feed(request, token: str):
             content_type="text/plain; charset=utf-8",
         )
         response["Retry-After"] = str(retry_after)
-        return response
+        return _feed_headers(response)
     subscriptions.subscription_fetched(subscription)
     audit.record_feed_fetch(patient=subscription.patient, subscription=subscription)
-    if not subscriptions.subscription_is_live(subscription):
-        return _calendar_response(ical.empty_calendar(detailed=subscription.is_detailed), status=410)
+    detailed = subscription.is_detailed
+    if not link.live:
+        if link.gone(timezone.now()):
+            response = HttpResponse("This calendar link was stopped.\n", status=410, content_type="text/plain")
+            return _feed_headers(response)
+        name = ical.calendar_name(ical.settings_of(subscription.patient), detailed=detailed)
+        body = ical.stopped_calendar(name)
+        stopped = ical.Snapshot(f'"{hashlib.sha256(body).hexdigest()[:32]}"', link.stopped_at, body)
+        return _calendar_response(request, stopped, filename=_filename(detailed))
     patient = subscription.patient
-    today = patient.clinic.today()
-    state = ical.feed_state(patient, detailed=subscription.is_detailed, today=today)
-    last_modified = int(state.last_modified.timestamp())
-    response = get_conditional_response(request, etag=state.etag, last_modified=last_modified)
-    if response is None:
-        response = _calendar_response(ical.patient_calendar(patient, detailed=subscription.is_detailed, today=today))
-    else:
-        _feed_headers(response)
-    response["ETag"] = state.etag
-    response["Last-Modified"] = http_date(last_modified)
-    return response
+    page_url = request.build_absolute_uri(reverse("portal:patient_home", args=[patient.public_id]))
+    snapshot = ical.patient_feed(patient, detailed=detailed, page_url=page_url)
+    return _calendar_response(request, snapshot, filename=_filename(detailed))
 
 
 @require_safe
@@ -119,9 +141,10 @@ def download(request, public_id):
             "Choose a detail level: discreet or detailed.\n", status=400, content_type="text/plain; charset=utf-8"
         )
     detailed = form.is_bound and form.cleaned_data["detail"] == CalendarSubscription.Detail.DETAILED
-    response = HttpResponse(ical.patient_calendar(patient, detailed=detailed), content_type=CALENDAR_TYPE)
-    name = "pump-refills.ics" if detailed else "clinic-visits.ics"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    page_url = request.build_absolute_uri(reverse("portal:patient_home", args=[patient.public_id]))
+    snapshot = ical.patient_feed(patient, detailed=detailed, page_url=page_url)
+    response = HttpResponse(snapshot.body, content_type=CALENDAR_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="{_filename(detailed)}"'
     response["Cache-Control"] = "private, no-store"
     return response
 
@@ -132,9 +155,30 @@ def _subscription(request, patient, subscription_id) -> CalendarSubscription:
     )
 
 
-def _remember_link(request, subscription: CalendarSubscription, token: str) -> None:
-    """Keep the new link for its one display (the subscribe page pops it)."""
-    request.session[NEW_LINK_SESSION_KEY] = {"subscription": str(subscription.public_id), "token": token}
+def _subscribe_page(request, patient, subscription, *, token: str | None = None) -> HttpResponse:
+    """How to add a calendar; with the new link itself when this response answers the POST that made it.
+
+    The secret goes out in this one response and is kept nowhere (not in the session, whose table a database
+    copy would include): only its hash is stored.
+    """
+    settings = ical.settings_of(patient)
+    link = None
+    if token is not None:
+        https_link = request.build_absolute_uri(reverse("feeds:feed", kwargs={"token": token}))
+        webcal = "webcal://" + https_link.split("://", 1)[1]
+        link = {
+            "https": https_link,
+            "webcal": webcal,
+            "google": "https://calendar.google.com/calendar/r?" + urlencode({"cid": webcal}),
+            "outlook": "https://outlook.live.com/calendar/0/addfromweb?"
+            + urlencode({"url": https_link, "name": ical.calendar_name(settings, detailed=subscription.is_detailed)}),
+            "qr": qr_data_uri(https_link),
+        }
+    context = {"patient": patient, "subscription": subscription, "link": link, "title": ical.discreet_title(settings)}
+    response = render(request, "feeds/subscribe.html", context)
+    # The page may hold the secret link: no cache may keep it.
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @require_http_methods(["GET", "POST"])
@@ -148,8 +192,7 @@ def subscription_list(request, public_id):
         subscription, token = subscriptions.subscription_create(
             patient=patient, name=form.cleaned_data["name"], detail=form.cleaned_data["detail"], by=request.user
         )
-        _remember_link(request, subscription, token)
-        return redirect("feeds:subscribe", public_id=patient.public_id, subscription_id=subscription.public_id)
+        return _subscribe_page(request, patient, subscription, token=token)
     context = {
         "patient": patient,
         "subscriptions": list(
@@ -166,20 +209,7 @@ def subscription_list(request, public_id):
 def subscribe(request, public_id, subscription_id):
     patient = access.get_patient(request, public_id)
     subscription = _subscription(request, patient, subscription_id)
-    new_link = request.session.get(NEW_LINK_SESSION_KEY)
-    link = None
-    if new_link and new_link["subscription"] == str(subscription.public_id) and subscription.revoked_at is None:
-        del request.session[NEW_LINK_SESSION_KEY]
-        https_link = request.build_absolute_uri(reverse("feeds:feed", kwargs={"token": new_link["token"]}))
-        link = {
-            "https": https_link,
-            "webcal": "webcal://" + https_link.split("://", 1)[1],
-            "qr": qr_data_uri(https_link),
-        }
-    response = render(request, "feeds/subscribe.html", {"patient": patient, "subscription": subscription, "link": link})
-    # The page may hold the secret link: no cache may keep it.
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return _subscribe_page(request, patient, subscription)
 
 
 @require_http_methods(["GET", "POST"])
@@ -210,8 +240,7 @@ def rotate(request, public_id, subscription_id):
     subscription = _active_subscription(request, patient, subscription_id)
     if request.method == "POST":
         subscription, token = subscriptions.subscription_rotate(subscription=subscription)
-        _remember_link(request, subscription, token)
-        return redirect("feeds:subscribe", public_id=patient.public_id, subscription_id=subscription.public_id)
+        return _subscribe_page(request, patient, subscription, token=token)
     return render(request, "feeds/confirm.html", {"patient": patient, "subscription": subscription, "action": "rotate"})
 
 
