@@ -257,8 +257,8 @@ class ClinicSettingsForm(forms.ModelForm):
 
     class Meta:
         model = Clinic
-        fields = ["flow_tolerance_percent", "default_protocol"]
-        labels = {"flow_tolerance_percent": "Flow tolerance (%)"}
+        fields = ["address", "flow_tolerance_percent", "default_protocol"]
+        labels = {"address": "Clinic address", "flow_tolerance_percent": "Flow tolerance (%)"}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -333,7 +333,7 @@ def settings_of(patient: Patient) -> FeedSettings | None:
 
 def clinic_card(patient: Patient) -> ClinicCard:
     clinic = patient.clinic
-    return ClinicCard(name=clinic.name, address=getattr(clinic, "address", ""), phone=clinic.phone)
+    return ClinicCard(name=clinic.name, address=clinic.address, phone=clinic.phone)
 
 
 def _digest(*parts) -> str:

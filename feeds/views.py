@@ -18,9 +18,10 @@ from django.utils import timezone
 from django.utils.cache import get_conditional_response
 from django.utils.http import http_date
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from feeds import ical, subscriptions
+from feeds.models import FeedSettings
 from patients import access, audit
 from schedules.models import CalendarSubscription
 
@@ -37,9 +38,9 @@ class SubscriptionForm(forms.ModelForm):
         help_texts = {"name": "Who or what it is for, e.g. “Maria's phone”."}
         widgets = {"detail": forms.RadioSelect}
 
-    def __init__(self, *args, may_choose_detailed: bool = True, **kwargs):
+    def __init__(self, *args, may_choose_detailed: bool = True, title: str = ical.DISCREET_SUMMARY, **kwargs):
         super().__init__(*args, **kwargs)
-        choices = [(CalendarSubscription.Detail.DISCREET, "Discreet: every event says “Clinic visit”, no drug names")]
+        choices = [(CalendarSubscription.Detail.DISCREET, f"Discreet: every event says “{title}”, no drug names")]
         if may_choose_detailed:
             detailed = "Detailed: “Pump refill: start FUDR”, and the phases"
             choices.append((CalendarSubscription.Detail.DETAILED, detailed))
@@ -48,6 +49,13 @@ class SubscriptionForm(forms.ModelForm):
                 "Drug names and phases appear only in calendars the patient (or their clinic) sets up."
             )
         self.fields["detail"].choices = choices
+
+
+class FeedSettingsForm(forms.ModelForm):
+    class Meta:
+        model = FeedSettings
+        fields = ["discreet_title", "calendar_name"]
+        labels = {"discreet_title": "Title of each visit (discreet calendars)", "calendar_name": "Name of the calendar"}
 
 
 class RenameForm(forms.Form):
@@ -187,7 +195,8 @@ def subscription_list(request, public_id):
     patient = access.get_patient(request, public_id)
     # Privacy: drug names only where the patient chose them; a caregiver's own links are discreet.
     may_choose_detailed = subscriptions.manages_all(request.user, patient)
-    form = SubscriptionForm(request.POST or None, may_choose_detailed=may_choose_detailed)
+    title = ical.discreet_title(ical.settings_of(patient))
+    form = SubscriptionForm(request.POST or None, may_choose_detailed=may_choose_detailed, title=title)
     if request.method == "POST" and form.is_valid():
         subscription, token = subscriptions.subscription_create(
             patient=patient, name=form.cleaned_data["name"], detail=form.cleaned_data["detail"], by=request.user
@@ -200,8 +209,30 @@ def subscription_list(request, public_id):
         ),
         "form": form,
         "download_form": DownloadForm(may_choose_detailed=may_choose_detailed),
+        "settings_form": _settings_form(patient) if may_choose_detailed else None,
+        "title": title,
     }
     return render(request, "feeds/subscriptions.html", context, status=400 if form.is_bound else 200)
+
+
+def _settings_form(patient, data=None) -> FeedSettingsForm:
+    return FeedSettingsForm(data, instance=ical.settings_of(patient) or FeedSettings(patient=patient))
+
+
+@require_POST
+@login_required
+def calendar_settings(request, public_id):
+    """The patient's (or their clinic's) words for every calendar: a caregiver cannot change them."""
+    patient = access.get_patient(request, public_id)
+    if not subscriptions.manages_all(request.user, patient):
+        raise Http404("Only the patient or their clinic chooses these.")
+    form = _settings_form(patient, request.POST)
+    if form.is_valid():
+        subscriptions.feed_settings_save(patient=patient, **form.cleaned_data)
+        messages.success(request, "Calendar wording saved. Calendar apps show it at their next update.")
+        return redirect("feeds:subscriptions", public_id=patient.public_id)
+    context = {"patient": patient, "form": form}
+    return render(request, "feeds/settings.html", context, status=400)
 
 
 @require_safe

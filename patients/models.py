@@ -25,6 +25,9 @@ class Clinic(models.Model):
         max_length=64, default=settings.DEFAULT_CLINIC_TIME_ZONE, validators=[validate_time_zone]
     )
     phone = models.CharField(max_length=40, help_text="Shown to patients as a tap-to-call link.")
+    address = models.CharField(
+        max_length=300, blank=True, help_text="Where patients come for refills: shown in their detailed calendars."
+    )
     # date.weekday() numbers of the days the clinic refills pumps: "01234" is Monday to Friday.
     open_weekdays = models.CharField(
         max_length=7,

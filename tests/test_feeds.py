@@ -629,3 +629,60 @@ def test_download_needs_sign_in_get_and_a_real_id(client, client_for, patient_a)
     assert signed_in.post(download_url(patient_a)).status_code == 405
     assert signed_in.get("/p/not-a-uuid/calendar.ics").status_code == 404
     assert signed_in.get("/p/00000000-0000-0000-0000-000000000000/calendar.ics").status_code == 404
+
+
+# Better than a portal (issue 12, second part).
+
+def test_detailed_feed_says_where_and_how_to_call_and_links_back(client, detailed, discreet, patient_a, clinic_a,
+                                                                 staff_a):
+    clinic_a.address = "12 Harbor Road, Boston"
+    clinic_a.save()
+    services.fill_record(plan=patient_a.plan, date=TODAY, infusate="fudr", by=staff_a)
+    found = seen(fetch(client, detailed[1]).content)
+    page = f"http://testserver/p/{patient_a.public_id}/"
+    fills = [event for event in found.values() if event.location]
+    assert len(fills) == len(active_rows(patient_a)) > 5
+    for event in fills:
+        assert event.location == "Clinic A, 12 Harbor Road, Boston"
+        assert "Clinic A, phone +1 555 0100" in event.description and f"Your schedule: {page}" in event.description
+        assert event.url == page
+    assert {event.status for event in found.values()} == {"CONFIRMED", "TENTATIVE"}
+    for event in seen(fetch(client, discreet[1]).content).values():
+        assert event.location == "" and event.url == "" and "555" not in event.description
+
+
+def test_a_moved_visit_says_why(client, discreet, detailed, patient_a, staff_a):
+    due = ScheduledFill.objects.filter(plan__patient=patient_a, recorded=False, active=True,
+                                       date__gt=TODAY + dt.timedelta(days=3)).exclude(kind="implant").first()
+    services.closures_add(clinic=patient_a.clinic, days={due.date: "Staff training"}, by=staff_a)
+    row = ScheduledFill.objects.get(pk=due.pk)
+    assert row.moved_from == due.date and row.date != due.date
+    why = f"Moved from {due.date:%A} {due.date.day} {due.date:%B}: clinic closed."
+    for token, detailed_ in ((discreet[1], False), (detailed[1], True)):
+        cache.clear()
+        event = seen(fetch(client, token).content)[uid(patient_a, due, detailed=detailed_)]
+        assert why in event.description
+        assert event.start == row.date.isoformat()
+
+
+def test_the_patient_chooses_the_title_and_the_calendar_name(client, client_for, discreet, detailed, patient_a,
+                                                              caregiver_a):
+    before = seen(fetch(client, discreet[1]).content)
+    url = reverse("feeds:settings", kwargs={"public_id": patient_a.public_id})
+    data = {"discreet_title": "Appointment", "calendar_name": "Mum's visits"}
+    assert client_for(caregiver_a).post(url, data).status_code == 404
+    response = client_for(patient_a.user).post(url, data)
+    assert response.status_code == 302
+    cache.clear()
+    body = fetch(client, discreet[1]).content
+    read = feed_parsers.read(body)
+    assert read.name == "Mum's visits"
+    assert {event.summary.split(" (")[0] for event in read.events} == {"Appointment"}
+    assert all(event.sequence == before[event.uid].sequence + 1 for event in read.events), "a visible change"
+    assert feed_parsers.read(fetch(client, detailed[1]).content).name == "Mum's visits"
+    page = client_for(patient_a.user).get(reverse("feeds:subscriptions", kwargs={"public_id": patient_a.public_id}))
+    assert "Discreet: “Appointment”" in page.content.decode()
+    bad = client_for(patient_a.user).post(url, {"discreet_title": "", "calendar_name": ""})
+    assert bad.status_code == 400 and "This field is required." in bad.content.decode()
+    subscriptions.subscription_revoke(subscription=discreet[0])
+    assert feed_parsers.read(fetch(client, discreet[1]).content).name == "Mum's visits (stopped)"
