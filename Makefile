@@ -14,10 +14,13 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 venv: $(STAMP)
 
+# The worker (notices planner and sender) runs next to the site and stops with it; emails print in this console.
 run: venv
 	DEBUG=1 $(PY) manage.py migrate --noinput
 	DEBUG=1 $(PY) manage.py demo
-	@echo "PumpCare demo: http://127.0.0.1:$(PORT)/"
+	@echo "PumpCare demo: http://127.0.0.1:$(PORT)/ (emails print below)"
+	DEBUG=1 NOTICES_QUIET_MINUTES=1 $(PY) manage.py worker --loop --interval 10 & WORKER=$$!; \
+	trap 'kill $$WORKER 2>/dev/null' EXIT INT TERM; \
 	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # Browser tests drive Debian's Chromium (Playwright's own browser download cannot work here).

@@ -8,6 +8,7 @@ Anything else answers 404, so other people's patients cannot even be told apart 
 
 from functools import wraps
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
@@ -22,6 +23,16 @@ def staff_clinics(user) -> QuerySet[Clinic]:
     if not user.is_authenticated:
         return Clinic.objects.none()
     return Clinic.objects.filter(memberships__user=user)
+
+
+def clinic_people(user):
+    """The accounts a member of staff may see in the admin: their clinics' staff, patients and caregivers."""
+    clinics = staff_clinics(user)
+    return get_user_model().objects.filter(
+        Q(memberships__clinic__in=clinics)
+        | Q(patient__clinic__in=clinics)
+        | Q(caregiver_grants__patient__clinic__in=clinics)
+    ).distinct()
 
 
 def is_clinic_staff(user) -> bool:

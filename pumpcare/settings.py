@@ -100,6 +100,8 @@ INSTALLED_APPS = [
     "clinic",
     "portal",
     "feeds",
+    "notices",
+    "pumpcare",  # last: its management commands (worker) run every app's units
 ]
 
 MIDDLEWARE = [
@@ -199,6 +201,14 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "PumpCare <no-reply@pumpcare.example>")
+
+# Notices (notices/): links in emails point here; the planner waits this long after the last change of a
+# patient's schedule (a nurse's several fixes make one notice); the sender's claim on a notice lasts this long
+# before another worker may take it over, and it gives up after this many attempts.
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
+NOTICES_QUIET_MINUTES = env_int("NOTICES_QUIET_MINUTES", 5)
+NOTICES_CLAIM_SECONDS = env_int("NOTICES_CLAIM_SECONDS", 300)
+NOTICES_MAX_ATTEMPTS = env_int("NOTICES_MAX_ATTEMPTS", 8)
 
 # How far ahead planned fills are projected and stored (docs/schedule-rules.md, S9).
 SCHEDULE_HORIZON_DAYS = env_int("SCHEDULE_HORIZON_DAYS", 365)

@@ -19,6 +19,7 @@ urlpatterns = [
     path("clinic/patients/<uuid:public_id>/history/", history.patient_history, name="patient_history"),
     path("", include("portal.urls")),
     path("", include("feeds.urls")),
+    path("", include("notices.urls")),
     path("admin/", admin.site.urls),
     path("healthz", site_views.healthz, name="healthz"),
     path("readyz", site_views.readyz, name="readyz"),

@@ -33,7 +33,9 @@ class ClinicAdmin(ClinicScopedAdmin):
 class PatientAdmin(ClinicScopedAdmin):
     """A pump's reservoir and flow are inputs of the schedule (S11): saving recomputes the plan."""
 
+    patient_path = ""
     list_display = ["name", "record_number", "clinic", "date_of_birth"]
+    ordering = ["name", "pk"]
     search_fields = ["name", "record_number"]
     list_filter = ["clinic"]
     readonly_fields = ["public_id"]
@@ -47,6 +49,7 @@ class RecomputesPlanAdmin(ClinicScopedAdmin):
     """Saving or deleting one of these changes a plan's inputs: recompute that plan."""
 
     clinic_path = "plan__patient__clinic"
+    patient_path = "plan__patient"
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
@@ -94,6 +97,7 @@ class ClinicClosureAdmin(RecomputesClinicAdmin):
 @admin.register(TherapyPlan)
 class TherapyPlanAdmin(ClinicScopedAdmin):
     clinic_path = "patient__clinic"
+    patient_path = "patient"
     list_display = ["patient", "surgery_date", "protocol", "status", "end_date"]
     list_filter = ["status"]
     autocomplete_fields = ["patient"]
@@ -106,16 +110,13 @@ class TherapyPlanAdmin(ClinicScopedAdmin):
 @admin.register(RecordedFill)
 class RecordedFillAdmin(RecomputesPlanAdmin):
     list_display = ["plan", "date", "infusate", "volume_in_ml", "volume_returned_ml", "recorded_by"]
-    readonly_fields = ["recorded_by", "recorded_at"]
-
-    def save_model(self, request, obj, form, change):
-        if not change:
-            obj.recorded_by = request.user
-        super().save_model(request, obj, form, change)
+    attribution_fields = ("recorded_by",)
+    readonly_fields = ["recorded_at"]
 
 
 @admin.register(Hold)
 class HoldAdmin(RecomputesPlanAdmin):
+    attribution_fields = ("created_by",)
     list_display = ["plan", "cycle", "attempt", "planned_date", "reason"]
 
 
@@ -124,6 +125,7 @@ class ScheduledFillAdmin(ReadOnlyMixin, ClinicScopedMixin, admin.ModelAdmin):
     """The projection is derived: read it here, change it through its inputs."""
 
     clinic_path = "clinic"
+    patient_path = "plan__patient"
     list_display = ["plan", "sequence", "date", "infusate", "kind", "cycle", "recorded", "active", "revision"]
     list_filter = ["kind", "recorded", "active"]
 
@@ -133,10 +135,13 @@ class CalendarSubscriptionAdmin(ClinicScopedAdmin):
     """Links are managed on the site (the secret is shown once there); here they can be read and stopped."""
 
     clinic_path = "patient__clinic"
+    patient_path = "patient"
+    revert_allowed = False
     list_display = ["name", "patient", "detail", "created_at", "last_fetched_at", "revoked_at"]
     list_filter = ["detail"]
     exclude = ["token_hash"]
-    readonly_fields = ["public_id", "patient", "owner", "name", "detail", "created_by", "created_at", "last_fetched_at"]
+    readonly_fields = ["public_id", "patient", "owner", "name", "detail", "created_at", "last_fetched_at"]
+    attribution_fields = ("created_by",)
 
     def has_add_permission(self, request):
         return False

@@ -23,6 +23,7 @@ PUBLIC = {
     "healthz", "readyz",
     "portal:living",  # general advice, no patient data: easy to share with family
     "feeds:feed",  # a calendar app has only the secret link (tests/test_feeds.py: unknown 404, revoked 410)
+    "notices:unsubscribe",  # a signed link from an email, no sign-in (RFC 8058; tests/notices: bad or forged 404)
 }
 ADMIN_NAMESPACE = "admin"
 

@@ -1,4 +1,4 @@
-"""The apps point one way (README, Layout): patients <- schedules <- clinic | portal | feeds <- pumpcare."""
+"""The apps point one way (README, Layout): patients <- schedules <- clinic | portal | feeds | notices <- pumpcare."""
 
 import os
 import shutil
@@ -18,7 +18,7 @@ def test_apps_import_only_the_layers_below_them():
 
 def test_the_check_catches_an_import_upwards(tmp_path):
     """The contract is not vacuous: in a copy of the tree, patients importing schedules breaks it."""
-    for name in ("pumpcare", "patients", "schedules", "clinic", "portal", "feeds"):
+    for name in ("pumpcare", "patients", "schedules", "clinic", "portal", "feeds", "notices"):
         shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__", "migrations"))
     shutil.copy(ROOT / "pyproject.toml", tmp_path)
     (tmp_path / "patients" / "layer_probe.py").write_text("import schedules.models  # noqa: F401\n")

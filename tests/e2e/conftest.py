@@ -27,6 +27,9 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PHONE = {"width": 390, "height": 844}
+# Browser zoom at 200% on that phone: the page lays out in half as many CSS pixels, drawn at twice the density.
+PHONE_ZOOM_200 = {"width": 195, "height": 422}
+NARROWEST = {"width": 320, "height": 640}  # WCAG 1.4.10 reflow: 320 CSS px wide
 DESKTOP = {"width": 1280, "height": 800}
 
 
@@ -64,6 +67,9 @@ def screenshot(page, name: str) -> Path:
 
 def assert_accessible(page) -> None:
     """axe-core (WCAG 2 A/AA rules and best practices) finds no violation on the current page."""
+    # After a click the new page may still be loading its style sheets: axe would then judge colours the page
+    # never shows (a link's blue on the dark header before Bootstrap's white arrives).
+    page.wait_for_load_state("load")
     results = Axe().run(page)
     assert results.violations_count == 0, results.generate_report()
 

@@ -1,0 +1,86 @@
+"""Reads of the notices app for staff: who gets what, what was sent, and who a clinic-wide change moved."""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from notices.followers import Follower, followers_of
+from notices.models import Change, Notice
+from patients.models import Clinic, Patient
+
+AFFECTED_DAYS = 30
+
+
+def patient_followers(patient: Patient) -> list[Follower]:
+    return followers_of([patient])[patient.pk]
+
+
+def patient_notices(patient: Patient, *, limit: int = 100) -> list[Notice]:
+    return list(
+        Notice.objects.filter(patient=patient).select_related("caregiver").order_by("-due_at", "-pk")[:limit]
+    )
+
+
+def sent_notices(patient: Patient, *, limit: int = 200) -> list[Notice]:
+    """Every email sent about this patient, newest first: part of the patient's history."""
+    return list(
+        Notice.objects.filter(patient=patient, status=Notice.Status.SENT)
+        .select_related("caregiver").order_by("-sent_at")[:limit]
+    )
+
+
+@dataclass(frozen=True)
+class Affected:
+    change: Change
+    patient: Patient
+    emails: tuple[str, ...]
+    sent: int
+    waiting: int
+    failed: int
+
+    @property
+    def must_call(self) -> bool:
+        """Nobody was (or will be) emailed: staff call the patient."""
+        return self.sent + self.waiting == 0
+
+
+def affected_patients(*, clinic: Clinic, days: int = AFFECTED_DAYS) -> list[Affected]:
+    """Changes the planner announced for this clinic's patients, newest first, with how each was told."""
+    since = timezone.now() - dt.timedelta(days=days)
+    changes = list(
+        Change.objects.filter(clinic=clinic, detected_at__gte=since)
+        .select_related("patient__user")
+        .annotate(
+            sent=Count("notices", filter=Q(notices__status=Notice.Status.SENT)),
+            waiting=Count("notices", filter=Q(notices__status__in=[Notice.Status.PENDING, Notice.Status.SENDING])),
+            failed=Count("notices", filter=Q(notices__status=Notice.Status.FAILED)),
+        )
+        .order_by("-detected_at", "patient__name")[:500]
+    )
+    followers = followers_of({c.patient for c in changes})
+    return [
+        Affected(c, c.patient, tuple(f.email for f in followers[c.patient_id] if f.email), c.sent, c.waiting,
+                 c.failed)
+        for c in changes
+    ]
+
+
+def overdue_told(*, clinic: Clinic, today: dt.date) -> list[Notice]:
+    """Overdue notices of the last few days at this clinic: the dashboard shows who was told."""
+    return list(
+        Notice.objects.filter(patient__clinic=clinic, kind=Notice.Kind.OVERDUE,
+                              fill_date__gte=today - dt.timedelta(days=7))
+        .exclude(status=Notice.Status.CANCELLED)
+        .select_related("patient").order_by("patient__name", "-fill_date")
+    )
+
+
+def failed_notices(*, clinic: Clinic) -> list[Notice]:
+    """Notices the sender gave up on: staff must reach these people another way."""
+    return list(
+        Notice.objects.filter(patient__clinic=clinic, status=Notice.Status.FAILED,
+                              due_at__gte=timezone.now() - dt.timedelta(days=14))
+        .select_related("patient").order_by("-due_at")[:50]
+    )

@@ -1,0 +1,32 @@
+"""What the clinic's pages show of notices, without the clinic app importing this one (layers: siblings)."""
+
+import datetime as dt
+
+from django import template
+
+from notices import selectors
+
+register = template.Library()
+
+
+@register.filter
+def notice_day(value) -> str:
+    """An ISO date from a change's lines as "Tue 8 Dec 2026"."""
+    if not value:
+        return ""
+    day = dt.date.fromisoformat(value) if isinstance(value, str) else value
+    return f"{day:%a} {day.day} {day:%b %Y}"
+
+
+@register.inclusion_tag("notices/_dashboard.html")
+def notices_dashboard(clinic, today):
+    return {
+        "clinic": clinic,
+        "told": selectors.overdue_told(clinic=clinic, today=today),
+        "failed": selectors.failed_notices(clinic=clinic),
+    }
+
+
+@register.inclusion_tag("notices/_history.html")
+def notices_history(patient):
+    return {"notices": selectors.sent_notices(patient)}
