@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint chromium venv js
+.PHONY: run test lint chromium gettext messages venv js
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,17 @@ js:
 	@command -v npm >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null)
 	@test -d tests/js/node_modules/ical.js || (cd tests/js && npm ci --no-audit --no-fund --silent)
 
-test: venv chromium js
+# The translation tests run makemessages (xgettext) to check the Spanish catalogue is up to date.
+gettext:
+	@command -v xgettext >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext >/dev/null)
+
+# After changing any user-facing text: update locale/es/LC_MESSAGES/django.po, translate the new
+# entries, then `make messages` again to compile the .mo (committed, so a fresh clone needs no gettext).
+messages: venv gettext
+	DEBUG=1 $(PY) manage.py makemessages --locale es --no-obsolete --no-location --ignore .venv --ignore 'test-artifacts' --ignore staticfiles
+	DEBUG=1 $(PY) manage.py compilemessages --locale es --ignore .venv
+
+test: venv chromium gettext js
 	$(PY) -m pytest
 
 lint: venv

@@ -10,7 +10,16 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from patients.models import WEEKDAY_NAMES, Clinic, Patient
 from schedules import engine
-from schedules.models import Infusate, Protocol, RecordedFill, ScheduledFill, TherapyPlan
+from schedules.models import (
+    CHEMO_END_CHOICES,
+    THERAPY_OVER_CHOICES,
+    Infusate,
+    Protocol,
+    RecordedFill,
+    ScheduledFill,
+    TherapyPlan,
+)
+from schedules.progress import short_date
 
 ALREADY_RECORDED = "already_recorded"
 SURGERY_PAST_YEARS = 10  # a patient whose pump went in long ago may still come for maintenance fills
@@ -223,27 +232,65 @@ class HoldForm(forms.Form):
 
 
 class EndTherapyForm(forms.Form):
-    end_date = forms.DateField(widget=DateInput(), label="Last day of therapy")
-    reason = forms.ChoiceField(choices=TherapyPlan.EndReason.choices)
+    """S8: staff choose which end first; the reasons listed under each say what it covers."""
+
+    CHEMO, OVER = "chemo", "over"
+    KINDS = [
+        (CHEMO, "End chemotherapy (pump stays in: maintenance refills continue)"),
+        (OVER, "Therapy over (pump removed, moved care, death): nothing is planned after the date"),
+    ]
+
+    kind = forms.ChoiceField(choices=KINDS, widget=forms.RadioSelect, label="Which end")
+    end_date = forms.DateField(widget=DateInput(), label="Date")
+    reason = forms.ChoiceField(
+        choices=[
+            ("", "Choose a reason"), ("End chemotherapy", CHEMO_END_CHOICES), ("Therapy over", THERAPY_OVER_CHOICES)
+        ]
+    )
     note = forms.CharField(max_length=300, required=False, label="Note (optional)")
 
     def __init__(self, *args, plan: TherapyPlan, today: dt.date, **kwargs):
         super().__init__(*args, **kwargs)
         self.plan = plan
         self.today = today
-        self.initial.setdefault("end_date", today)
+        last = RecordedFill.objects.filter(plan=plan).order_by("-date").values_list("date", flat=True).first()
+        self.last_recorded = last
+        if plan.chemo_ended:
+            # Chemotherapy has ended already: what is left is the end of the therapy.
+            self.fields["kind"].choices = [c for c in self.KINDS if c[0] == self.OVER]
+            self.fields["reason"].choices = [("", "Choose a reason"), *THERAPY_OVER_CHOICES]
+            self.initial.setdefault("kind", self.OVER)
+        # Never propose a date the form would refuse: not before surgery, a recorded fill or the chemo end.
+        earliest = max(d for d in (plan.surgery_date, last, plan.chemo_end_date) if d is not None)
+        self.initial.setdefault("end_date", max(today, earliest))
+        self.fields["end_date"].widget.attrs["min"] = plan.surgery_date.isoformat()
         self.helper = _helper()
 
     def clean_end_date(self):
         end = self.cleaned_data["end_date"]
         if end < self.plan.surgery_date:
             raise ValidationError("The end date is before surgery (%(date)s).", params={"date": self.plan.surgery_date})
-        last = RecordedFill.objects.filter(plan=self.plan).order_by("-date").first()
-        if last is not None and end < last.date:
-            raise ValidationError("A fill is recorded on %(date)s, after this date.", params={"date": last.date})
         if end > self.today + dt.timedelta(days=SURGERY_AHEAD_DAYS):
             raise ValidationError("Enter an end date within the next 12 months.")
         return end
+
+    def clean(self):
+        data = super().clean()
+        kind, reason, end = data.get("kind"), data.get("reason"), data.get("end_date")
+        if kind and reason and (reason in TherapyPlan.CHEMO_ENDS) != (kind == self.CHEMO):
+            self.add_error("reason", "This reason belongs to the other end: choose the end first, then its reason.")
+        if kind == self.OVER and end is not None:
+            if self.last_recorded is not None and end < self.last_recorded:
+                self.add_error("end_date", f"A fill is recorded on {short_date(self.last_recorded)}, after this date.")
+            if self.plan.chemo_end_date is not None and end < self.plan.chemo_end_date:
+                ended = short_date(self.plan.chemo_end_date)
+                self.add_error("end_date", f"Chemotherapy ended on {ended}: pick that day or later.")
+        if kind == self.CHEMO and end is not None:
+            chemo = RecordedFill.objects.filter(plan=self.plan, date__gte=end, infusate__in=dict(CHEMO_CHOICES))
+            first = chemo.order_by("date").values_list("date", flat=True).first()
+            if first is not None:
+                self.add_error("end_date", f"FUDR is recorded on {short_date(first)}: chemotherapy ends after it.")
+        return data
 
 
 class ClinicSettingsForm(forms.ModelForm):

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from clinic import forms
 from patients import access
 from patients import services as account_services
-from schedules import engine, selectors, services
+from schedules import engine, progress, selectors, services
 from schedules.models import ClinicClosure, FillKind, Hold, Infusate, Protocol, RecordedFill, ScheduledFill, TherapyPlan
 
 PATIENTS_PER_PAGE = 25
@@ -374,19 +374,23 @@ def therapy_end(request, public_id):
     patient = access.get_patient(request, public_id, edit=True)
     plan = _plan(patient)
     if plan.status == TherapyPlan.Status.ENDED:
-        messages.info(request, "This therapy has already ended.")
+        messages.info(request, "This therapy is already over.")
         return redirect(_patient_url(patient))
     form = forms.EndTherapyForm(request.POST or None, plan=plan, today=patient.clinic.today())
     if request.method == "POST" and form.is_valid():
+        end = form.cleaned_data["end_date"]
         result = services.therapy_end(
-            plan=plan, end_date=form.cleaned_data["end_date"], reason=form.cleaned_data["reason"],
-            note=form.cleaned_data["note"],
+            plan=plan, end_date=end, reason=form.cleaned_data["reason"], note=form.cleaned_data["note"]
         )
-        messages.success(
-            request, f"Therapy ended. {result.cancelled} planned fill{'s' if result.cancelled != 1 else ''} cancelled."
-        )
+        if form.cleaned_data["kind"] == form.CHEMO:
+            messages.success(request, f"Chemotherapy ended on {progress.short_date(end)}. "
+                             "The pump stays in: maintenance refills continue.")
+        else:
+            count = result.cancelled
+            messages.success(request, f"Therapy over. {count} planned fill{'s' if count != 1 else ''} cancelled.")
         return redirect(_patient_url(patient))
-    return render(request, "clinic/therapy_end.html", {"patient": patient, "clinic": patient.clinic, "form": form})
+    context = {"patient": patient, "clinic": patient.clinic, "plan": plan, "form": form}
+    return render(request, "clinic/therapy_end.html", context)
 
 
 @require_POST
@@ -394,11 +398,14 @@ def therapy_end(request, public_id):
 def therapy_reopen(request, public_id):
     patient = access.get_patient(request, public_id, edit=True)
     plan = _plan(patient)
-    if plan.status != TherapyPlan.Status.ENDED:
+    if plan.status == TherapyPlan.Status.ENDED:
+        services.therapy_reopen(plan=plan)
+        messages.success(request, "Therapy reopened: fills are planned again.")
+    elif plan.chemo_ended:
+        services.therapy_reopen(plan=plan)
+        messages.success(request, "Chemotherapy resumed: chemo fills are planned again.")
+    else:
         messages.info(request, "This therapy is active.")
-        return redirect(_patient_url(patient))
-    services.therapy_reopen(plan=plan)
-    messages.success(request, "Therapy reopened: fills are planned again.")
     return redirect(_patient_url(patient))
 
 

@@ -9,9 +9,12 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.dates import WEEKDAYS
+from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+# Weekday names in the active language, Monday (0) first, as date.weekday() counts (Django's translations).
+WEEKDAY_NAMES = tuple(WEEKDAYS[day] for day in range(7))
 
 
 def validate_time_zone(value: str) -> None:
@@ -177,3 +180,21 @@ class AccessEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class Preferences(models.Model):
+    """A person's own settings, the same for patients, caregivers and staff: the language they read.
+
+    No row (or a blank language) means the person never chose: pages follow the browser and emails
+    the language the sender chose for them.
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preferences")
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES)
+
+    class Meta:
+        verbose_name = _("preferences")
+        verbose_name_plural = _("preferences")
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.language}"

@@ -27,7 +27,14 @@ STAFF_RECHECK_SECONDS = 60
 LAST_SEEN_RESOLUTION_SECONDS = 60
 
 # Pages a signed-in member of staff may open before the second factor.
-SECOND_FACTOR_EXEMPT_URL_NAMES = ("logout", "two_factor_verify", "two_factor_setup", "healthz", "readyz")
+SECOND_FACTOR_EXEMPT_URL_NAMES = (
+    "logout",
+    "two_factor_verify",
+    "two_factor_setup",
+    "set_language",  # the switch works on the two-step page too
+    "healthz",
+    "readyz",
+)
 
 
 class StaffSessionMiddleware:

@@ -4,6 +4,7 @@ The set-your-password email uses Django's password-reset tokens (single use, exp
 ever passes through staff hands.
 """
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import send_mail
@@ -14,7 +15,7 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from patients.models import CaregiverAccess, Patient
+from patients.models import CaregiverAccess, Patient, Preferences
 
 
 def _account_user(email: str):
@@ -100,3 +101,11 @@ def set_password_email_send(*, user, base_url: str, template: str) -> None:
     subject = render_to_string(f"emails/{template}_subject.txt", context).strip()
     body = render_to_string(f"emails/{template}.txt", context)
     send_mail(subject, body, None, [user.email])
+
+
+@transaction.atomic
+def language_save(*, user, language: str) -> None:
+    """Save the language a person reads (pages, emails, notices); an unknown code is refused."""
+    if language not in dict(settings.LANGUAGES):
+        raise ValueError(f"Unknown language {language!r}.")
+    Preferences.objects.update_or_create(user=user, defaults={"language": language})

@@ -11,6 +11,11 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from django.utils.dates import WEEKDAYS, WEEKDAYS_ABBR
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
+
 from schedules import progress
 from schedules.engine import FillKind
 
@@ -33,16 +38,22 @@ class Day:
     @property
     def description(self) -> str:
         """The whole day in words, for screen readers (the cell shows abbreviations)."""
-        parts = [f"{self.date:%A} {self.date.day} {self.date:%B}"]
+        parts = [progress.long_date(self.date)]
         if self.is_today:
-            parts.append("today")
+            parts.append(_("today"))
         if self.fill is not None:
-            verb = "refill given" if self.fill.recorded else "refill overdue" if self.overdue else "refill"
-            parts.append(f"{verb}: {self.refill_words}")
+            if self.fill.recorded:
+                parts.append(_("refill given: %(what)s") % {"what": self.refill_words})
+            elif self.overdue:
+                parts.append(_("refill overdue: %(what)s") % {"what": self.refill_words})
+            else:
+                parts.append(_("refill: %(what)s") % {"what": self.refill_words})
         elif self.phase_label:
             parts.append(self.phase_label)
-        if self.closure:
-            parts.append(f"clinic closed ({self.closure})" if self.closure != "Clinic closed" else "clinic closed")
+        if self.closure and self.closure != _("Clinic closed"):
+            parts.append(_("clinic closed (%(reason)s)") % {"reason": self.closure})
+        elif self.closure:
+            parts.append(_("clinic closed"))
         return ", ".join(parts) + "."
 
 
@@ -54,12 +65,13 @@ class Month:
     last: dt.date
     state: str  # "in" (has therapy days), "before" surgery, "after" the end, "beyond" what is planned yet
     weeks: list[list[Day]]
-    weekday_names: list[str]
+    weekday_names: list[tuple[str, str]]  # (name, abbreviation) in the active language, Monday first
     fills: list  # fills in this month, for the list under the grid
 
     @property
     def title(self) -> str:
-        return f"{self.first:%B} {self.year}"
+        """"December 2026", "diciembre de 2026"."""
+        return date_format(self.first, "YEAR_MONTH_FORMAT")
 
 
 def month_bounds(year: int, month: int) -> tuple[dt.date, dt.date]:
@@ -84,15 +96,15 @@ def schedule_end(fills: Sequence, end_date: dt.date | None) -> dt.date | None:
 def phase_of(fill) -> tuple[str, str]:
     """The phase (css name, short words) a fill starts."""
     if fill.held:
-        return "held", "Chemo on hold"
+        return "held", _("Chemo on hold")
     kind = FillKind(fill.kind)
     if kind is FillKind.CHEMO:
         return "chemo", "FUDR"  # with or without dexamethasone: a calendar cell has room for one word
     if kind is FillKind.MAINTENANCE:
-        return "maintenance", "Maintenance"
+        return "maintenance", pgettext("phase", "Maintenance")
     if kind is FillKind.IMPLANT:
-        return "implant", "Rest"
-    return "rest", "Rest"
+        return "implant", pgettext("phase", "Rest")
+    return "rest", pgettext("phase", "Rest")
 
 
 def month_grid(
@@ -118,7 +130,7 @@ def month_grid(
         state = "beyond"
     else:
         state = "in"
-    names = [calendar.day_name[(FIRST_WEEKDAY + i) % 7] for i in range(7)]
+    names = [(str(WEEKDAYS[(FIRST_WEEKDAY + i) % 7]), str(WEEKDAYS_ABBR[(FIRST_WEEKDAY + i) % 7])) for i in range(7)]
     weeks: list[list[Day]] = []
     if state == "in":
         for week in calendar.Calendar(FIRST_WEEKDAY).monthdatescalendar(year, month):
@@ -152,11 +164,11 @@ def _day(day, month, today, fills, by_date, closures, surgery, end) -> Day:
         fill=fill,
         refill_words=_refill_words(fill) if fill is not None else "",
         overdue=fill is not None and progress.is_overdue(fill, today),
-        closure=(closure or "Clinic closed") if closure is not None else None,
+        closure=(closure or _("Clinic closed")) if closure is not None else None,
     )
 
 
 def _refill_words(fill) -> str:
     if fill.kind == FillKind.IMPLANT:
-        return f"pump surgery, filled with {progress.infusate_name(fill.infusate)}"
+        return _("pump surgery, filled with %(name)s") % {"name": progress.infusate_name(fill.infusate)}
     return progress.what_goes_in(fill)

@@ -11,6 +11,8 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from django.utils.formats import date_format
+
 from portal import month_calendar
 from schedules import progress
 
@@ -211,6 +213,7 @@ def _ticks(start: dt.date, end: dt.date, x_of) -> list[Tick]:
     for index, first in enumerate(months):
         if index % step:
             continue
-        label = f"{first:%b}" + (f" {first:%Y}" if first.month == 1 or not ticks else "")
+        # "Dec", "Jan 2027" in English; "dic", "ene 2027" in Spanish.
+        label = date_format(first, "MONTH_ABBR_FORMAT" if first.month != 1 and ticks else "MONTH_ABBR_YEAR_FORMAT")
         ticks.append(Tick(x_of(first), label))
     return ticks

@@ -108,10 +108,14 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The browser's language (or the switch's cookie) before sign-in; after sessions, before common.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    # A signed-in person's own language setting beats the browser's (needs the user, so after auth).
+    "patients.language.PersonLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "patients.security.StaffSessionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -132,6 +136,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
@@ -171,7 +176,15 @@ STAFF_IDLE_TIMEOUT_SECONDS = 30 * 60
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 
-LANGUAGE_CODE = "en-us"
+# Pages, emails and calendar feeds speak the person's language (README, "Languages"). URLs carry no
+# language prefix: shared links, bookmarks and calendar feed addresses must work whatever the language.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# Our own date formats ("martes 8 de diciembre") on top of Django's for each language.
+FORMAT_MODULE_PATH = ["pumpcare.formats"]
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_AGE = 365 * 24 * 60 * 60
 TIME_ZONE = "UTC"  # storage; every fill date is a date in its clinic's own time zone
 USE_I18N = True
 USE_TZ = True
@@ -224,6 +237,8 @@ except (ZoneInfoNotFoundError, ValueError):
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
+LANGUAGE_COOKIE_HTTPONLY = True  # no script reads it
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True

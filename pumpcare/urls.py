@@ -15,6 +15,9 @@ urlpatterns = [
     path("accounts/two-factor/", two_factor.verify, name="two_factor_verify"),
     path("accounts/two-factor/setup/", two_factor.setup, name="two_factor_setup"),
     path("accounts/", include("django.contrib.auth.urls")),
+    # No /es/ prefixes (i18n_patterns): a link shared between people, a bookmark and every calendar feed
+    # address must keep working whatever language the person reading it chose.
+    path("language/", patient_views.set_language, name="set_language"),
     path("clinic/", include("clinic.urls")),
     path("clinic/patients/<uuid:public_id>/history/", history.patient_history, name="patient_history"),
     path("", include("portal.urls")),

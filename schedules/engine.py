@@ -74,7 +74,11 @@ class Plan:
     surgery_date: date
     protocol: Protocol = Protocol()
     pump: Pump = Pump()
-    end_date: date | None = None  # S8: nothing is planned after it
+    # S8, two ends. Chemotherapy ended (completed, toxicity, progression, the patient's choice): from
+    # this date on every planned fill is a maintenance fill, because the pump stays in and must still
+    # be refilled or its catheter clots.
+    chemo_end: date | None = None
+    end_date: date | None = None  # S8, therapy over (pump removed, care moved, death): nothing planned after it
 
 
 @dataclass(frozen=True)
@@ -163,6 +167,9 @@ def project(
             chemo_given += 1
             kind, cycle, days = FillKind.CHEMO, chemo_given, steps[0].days
             slot = _after_step(protocol, cycle, 0)
+        elif _chemo_over(plan, fact.date):
+            kind, cycle, days = FillKind.MAINTENANCE, None, protocol.maintenance.days
+            slot = _MAINTENANCE_SLOT
         elif expected is FillKind.CHEMO:
             kind, days = FillKind.HELD, steps[0].days  # the slot stays: that chemo fill comes again
         elif expected is FillKind.REST:
@@ -190,6 +197,10 @@ def project(
         if day > last_day:
             break
         seq = len(rows)
+        if _chemo_over(plan, day):
+            # S8: where the fill really lands decides, so no chemo or rest visit is on or after the end.
+            slot = _MAINTENANCE_SLOT
+            expected, cycle, step = slot
         held = expected is FillKind.CHEMO and (cycle, held_attempts[cycle] + 1) in holds
         if held:
             held_attempts[cycle] += 1
@@ -220,6 +231,11 @@ def project(
 def horizon_end(plan: Plan, today: date, horizon_days: int = DEFAULT_HORIZON_DAYS) -> date:
     """S9: the last day a fill may be planned on."""
     return max(today, plan.surgery_date) + timedelta(days=horizon_days)
+
+
+def _chemo_over(plan: Plan, day: date) -> bool:
+    """S8: chemotherapy has ended by ``day`` (a fill on the end date itself is already maintenance)."""
+    return plan.chemo_end is not None and day >= plan.chemo_end
 
 
 # A slot is the fill expected next: (CHEMO, cycle, 0), (REST, cycle, step index) or the maintenance slot.

@@ -104,17 +104,36 @@ class ClinicClosure(models.Model):
         return f"{self.date}: {self.name}" if self.name else str(self.date)
 
 
+class EndReason(models.TextChoices):
+    """S8: why a therapy ends; the reason says which of the two ends it is (CHEMO_ENDS, THERAPY_OVER)."""
+
+    # Chemotherapy ends: the pump stays in, so maintenance refills continue.
+    COMPLETED = "completed", "Chemotherapy completed"
+    TOXICITY = "toxicity", "Stopped for toxicity"
+    PROGRESSION = "progression", "Progression"
+    PATIENT_CHOICE = "patient_choice", "The patient's choice"
+    OTHER = "other", "Other reason (the pump stays in)"
+    # Therapy over: nothing is planned after the date.
+    PUMP_REMOVED = "pump_removed", "Pump removed"
+    MOVED_CARE = "moved_care", "Care moved to another clinic"
+    DEATH = "death", "Death"
+
+
+CHEMO_ENDS = frozenset({EndReason.COMPLETED, EndReason.TOXICITY, EndReason.PROGRESSION, EndReason.PATIENT_CHOICE,
+                        EndReason.OTHER})
+THERAPY_OVER = frozenset({EndReason.PUMP_REMOVED, EndReason.MOVED_CARE, EndReason.DEATH})
+CHEMO_END_CHOICES = [(r.value, r.label) for r in EndReason if r in CHEMO_ENDS]
+THERAPY_OVER_CHOICES = [(r.value, r.label) for r in EndReason if r in THERAPY_OVER]
+
+
 class TherapyPlan(models.Model):
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
         ENDED = "ended", "Ended"
 
-    class EndReason(models.TextChoices):
-        COMPLETED = "completed", "Completed"
-        TOXICITY = "toxicity", "Stopped for toxicity"
-        PROGRESSION = "progression", "Progression"
-        PUMP_REMOVED = "pump_removed", "Pump removed"
-        OTHER = "other", "Other"
+    EndReason = EndReason
+    CHEMO_ENDS = CHEMO_ENDS
+    THERAPY_OVER = THERAPY_OVER
 
     patient = models.OneToOneField("patients.Patient", on_delete=models.CASCADE, related_name="plan")
     surgery_date = models.DateField(help_text="The day the pump was (or will be) implanted.")
@@ -127,9 +146,18 @@ class TherapyPlan(models.Model):
         null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(100)]
     )
     open_ended = models.BooleanField(default=False, help_text="Repeat cycles until staff end the therapy.")
+    # S8, chemotherapy ended: the plan stays active (status) because maintenance refills continue.
+    chemo_end_date = models.DateField(null=True, blank=True)
+    chemo_end_reason = models.CharField(
+        max_length=20, choices=CHEMO_END_CHOICES, blank=True
+    )
+    chemo_end_note = models.CharField(max_length=300, blank=True)
+    # S8, therapy over (status "ended"): nothing is planned after end_date.
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     end_date = models.DateField(null=True, blank=True)
-    end_reason = models.CharField(max_length=20, choices=EndReason.choices, blank=True)
+    end_reason = models.CharField(
+        max_length=20, choices=THERAPY_OVER_CHOICES, blank=True
+    )
     end_note = models.CharField(max_length=300, blank=True)
     # The clinic-local day the stored projection was last computed: refresh_schedules rolls it forward.
     projected_on = models.DateField(null=True, blank=True, editable=False)
@@ -145,12 +173,33 @@ class TherapyPlan(models.Model):
                 condition=(Q(status="active", end_date__isnull=True) | Q(status="ended", end_date__isnull=False)),
                 name="ended_therapy_has_end_date",
             ),
+            models.CheckConstraint(
+                condition=Q(chemo_end_date__isnull=True) | Q(chemo_end_date__gte=F("surgery_date")),
+                name="chemo_ends_after_surgery",
+            ),
+            models.CheckConstraint(
+                condition=Q(chemo_end_date__isnull=True, chemo_end_reason="")
+                | Q(chemo_end_date__isnull=False, chemo_end_reason__gt=""),
+                name="chemo_end_has_date_and_reason",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"Plan of {self.patient}"
 
+    @property
+    def chemo_ended(self) -> bool:
+        return self.chemo_end_date is not None
+
+    @property
+    def therapy_over(self) -> bool:
+        return self.status == self.Status.ENDED
+
     def clean(self):
+        if self.chemo_end_date and self.end_date and self.end_date < self.chemo_end_date:
+            raise ValidationError(
+                {"end_date": f"Chemotherapy ended on {self.chemo_end_date}: the therapy ends on or after it."}
+            )
         if self.pk and self.surgery_date:
             first = self.recorded_fills.order_by("date").values_list("date", flat=True).first()
             if first is not None and first < self.surgery_date:

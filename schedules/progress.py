@@ -15,14 +15,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol as TypingProtocol
 
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext, pgettext
+
 from schedules.engine import FillKind, Infusate
 
+# The words patients are taught, in the active language (glossary: docs/glossary-es.md).
 NAMES = {
     Infusate.FUDR: "FUDR",
-    Infusate.FUDR_DEX: "FUDR with dexamethasone",
-    Infusate.HEPARINIZED_SALINE: "heparinized saline",
-    Infusate.SALINE: "saline",
-    Infusate.GLYCERIN: "glycerin",
+    Infusate.FUDR_DEX: gettext_lazy("FUDR with dexamethasone"),
+    Infusate.HEPARINIZED_SALINE: gettext_lazy("heparinized saline"),
+    Infusate.SALINE: gettext_lazy("saline"),
+    Infusate.GLYCERIN: gettext_lazy("glycerin"),
 }
 
 
@@ -40,19 +45,19 @@ class FillLike(TypingProtocol):
 
 
 def infusate_name(infusate: str) -> str:
-    return NAMES[Infusate(infusate)]
+    return str(NAMES[Infusate(infusate)])
 
 
 def what_goes_in(fill: FillLike) -> str:
     """What the pump is filled with, in the words patients are taught."""
     name = infusate_name(fill.infusate)
     if fill.held:
-        return f"Chemotherapy is on hold: {name} goes in instead"
+        return _("Chemotherapy is on hold: %(name)s goes in instead") % {"name": name}
     if Infusate(fill.infusate).is_chemo:
-        return f"{name} (chemotherapy)"
+        return _("%(name)s (chemotherapy)") % {"name": name}
     if fill.kind == FillKind.MAINTENANCE:
-        return f"{name} (maintenance)"
-    return f"{name} (rest)"
+        return _("%(name)s (maintenance)") % {"name": name}
+    return _("%(name)s (rest)") % {"name": name}
 
 
 def is_overdue(fill: FillLike, today: dt.date) -> bool:
@@ -96,14 +101,14 @@ def relative_day(day: dt.date, today: dt.date) -> str:
     """"today", "tomorrow", "in 5 days", "yesterday", "3 days ago"."""
     delta = (day - today).days
     if delta == 0:
-        return "today"
+        return _("today")
     if delta == 1:
-        return "tomorrow"
+        return _("tomorrow")
     if delta == -1:
-        return "yesterday"
+        return _("yesterday")
     if delta > 1:
-        return f"in {delta} days"
-    return f"{-delta} days ago"
+        return ngettext("in %(count)d day", "in %(count)d days", delta) % {"count": delta}
+    return ngettext("%(count)d day ago", "%(count)d days ago", -delta) % {"count": -delta}
 
 
 @dataclass(frozen=True)
@@ -120,7 +125,9 @@ class Where:
 def cycle_words(cycle: int | None, total: int | None) -> str:
     if cycle is None:
         return ""
-    return f"Cycle {cycle} of {total}" if total else f"Cycle {cycle}"
+    if total:
+        return _("Cycle %(cycle)d of %(total)d") % {"cycle": cycle, "total": total}
+    return _("Cycle %(cycle)d") % {"cycle": cycle}
 
 
 def where(
@@ -132,37 +139,50 @@ def where(
 ) -> Where:
     """Where the pump is on ``today``: "Day 5 of 14: FUDR", "Rest", "Maintenance", "Therapy ended on ..."."""
     if end_date is not None and today > end_date:
-        return Where("ended", f"Therapy ended on {long_date(end_date)}")
+        return Where("ended", _("Therapy ended on %(date)s") % {"date": long_date(end_date)})
     fill = fill_on_or_before(fills, today)
     if fill is None:
         if fills:
-            return Where("before_surgery", f"Pump surgery is planned for {long_date(fills[0].date)}")
-        return Where("unknown", "No therapy plan yet")
+            planned = _("Pump surgery is planned for %(date)s") % {"date": long_date(fills[0].date)}
+            return Where("before_surgery", planned)
+        return Where("unknown", _("No therapy plan yet"))
     if is_overdue(fill, today):
         # The refill did not happen: the pump still runs what the last real fill put in, past its phase.
         # The newest fill that really happened (the surgery's is a fact) says what is in the pump, not a
         # planned one that was missed too.
         happened = (f for f in reversed(fills) if (f.recorded or f.kind == FillKind.IMPLANT) and f.date <= today)
         before = next(happened, None)
-        still = f"The pump still holds {infusate_name(before.infusate)}." if before is not None else ""
-        return Where("overdue", "Refill overdue", still)
+        still = _("The pump still holds %(name)s.") % {"name": infusate_name(before.infusate)} if before else ""
+        return Where("overdue", _("Refill overdue"), still)
     days = phase_length(fill)
     day = (today - fill.date).days + 1
     cycle = cycle_words(fill.cycle, cycles_total)
+    numbers = {"day": day, "days": days}
+    day_of = _("Day %(day)d of %(days)d") % numbers
     if fill.held:
-        return Where("held", f"Day {day} of {days}: chemotherapy on hold (rest)", cycle, day, days)
+        return Where("held", _("Day %(day)d of %(days)d: chemotherapy on hold (rest)") % numbers, cycle, day, days)
     if fill.kind == FillKind.CHEMO:
-        return Where("chemo", f"Day {day} of {days}: {infusate_name(fill.infusate)}", cycle, day, days)
+        headline = _("Day %(day)d of %(days)d: %(name)s") % {**numbers, "name": infusate_name(fill.infusate)}
+        return Where("chemo", headline, cycle, day, days)
     if fill.kind == FillKind.MAINTENANCE:
-        return Where("maintenance", "Maintenance", f"Day {day} of {days}", day, days)
+        return Where("maintenance", pgettext("phase", "Maintenance"), day_of, day, days)
     if fill.kind == FillKind.IMPLANT:
-        return Where("implant", "Rest after surgery", f"Day {day} of {days}: chemotherapy not started yet", day, days)
-    return Where("rest", "Rest", f"{cycle}, day {day} of {days}" if cycle else f"Day {day} of {days}", day, days)
+        not_yet = _("Day %(day)d of %(days)d: chemotherapy not started yet") % numbers
+        return Where("implant", _("Rest after surgery"), not_yet, day, days)
+    if cycle:
+        in_cycle = _("%(cycle)s, day %(day)d of %(days)d") % {**numbers, "cycle": cycle}
+        return Where("rest", pgettext("phase", "Rest"), in_cycle, day, days)
+    return Where("rest", pgettext("phase", "Rest"), day_of, day, days)
 
 
 def long_date(day: dt.date) -> str:
-    """"Monday 2 March": how the clinic says a date on the phone (pages add the year where it matters)."""
-    return f"{day:%A} {day.day} {day:%B}"
+    """"Monday 2 March", "lunes 2 de marzo": how the clinic says a date on the phone, in the active language."""
+    return date_format(day, "WEEKDAY_DAY_MONTH_FORMAT")
+
+
+def short_date(day: dt.date) -> str:
+    """"Mon 2 Mar 2026": the date style of the pages, for messages that name a date."""
+    return f"{day:%a} {day.day} {day:%b %Y}"
 
 
 def tel_href(phone: str) -> str:

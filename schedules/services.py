@@ -59,6 +59,7 @@ def engine_plan(plan: TherapyPlan) -> engine.Plan:
         surgery_date=plan.surgery_date,
         protocol=engine_protocol(plan),
         pump=engine.Pump(float(patient.pump_reservoir_ml), float(patient.pump_flow_ml_per_day)),
+        chemo_end=plan.chemo_end_date,
         end_date=plan.end_date,
     )
 
@@ -284,11 +285,14 @@ def hold_remove(*, hold: Hold) -> RecomputeResult:
 
 @transaction.atomic
 def therapy_end(*, plan: TherapyPlan, end_date: dt.date, reason: str, note: str = "") -> RecomputeResult:
+    """S8: the reason says which end. Chemotherapy ends (the pump stays in: maintenance refills from the
+    next fill) or the therapy is over (pump removed, care moved, death: nothing planned after the date)."""
     plan = _locked(plan)
-    plan.status = TherapyPlan.Status.ENDED
-    plan.end_date = end_date
-    plan.end_reason = reason
-    plan.end_note = note
+    if reason in TherapyPlan.CHEMO_ENDS:
+        plan.chemo_end_date, plan.chemo_end_reason, plan.chemo_end_note = end_date, reason, note
+    else:
+        plan.status = TherapyPlan.Status.ENDED
+        plan.end_date, plan.end_reason, plan.end_note = end_date, reason, note
     plan.full_clean()
     plan.save()
     return recompute_plans([plan])
@@ -296,11 +300,14 @@ def therapy_end(*, plan: TherapyPlan, end_date: dt.date, reason: str, note: str 
 
 @transaction.atomic
 def therapy_reopen(*, plan: TherapyPlan) -> RecomputeResult:
+    """Undo the latest end: a therapy that is over becomes active again (its chemotherapy end, if any,
+    stays); otherwise an ended chemotherapy resumes."""
     plan = _locked(plan)
-    plan.status = TherapyPlan.Status.ACTIVE
-    plan.end_date = None
-    plan.end_reason = ""
-    plan.end_note = ""
+    if plan.status == TherapyPlan.Status.ENDED:
+        plan.status = TherapyPlan.Status.ACTIVE
+        plan.end_date, plan.end_reason, plan.end_note = None, "", ""
+    else:
+        plan.chemo_end_date, plan.chemo_end_reason, plan.chemo_end_note = None, "", ""
     plan.save()
     return recompute_plans([plan])
 

@@ -21,6 +21,7 @@ from tests.conftest import NOW, TODAY, make_patient, make_user
 PUBLIC = {
     "login", "logout", "password_reset", "password_reset_done", "password_reset_confirm", "password_reset_complete",
     "healthz", "readyz",
+    "set_language",  # the language switch on the sign-in page: a cookie, no data
     "portal:living",  # general advice, no patient data: easy to share with family
     "feeds:feed",  # a calendar app has only the secret link (tests/test_feeds.py: unknown 404, revoked 410)
     "notices:unsubscribe",  # a signed link from an email, no sign-in (RFC 8058; tests/notices: bad or forged 404)

@@ -27,7 +27,7 @@ def day_of(month, day: dt.date):
 def test_grid_is_whole_weeks_monday_first():
     month = month_calendar.month_grid(2026, 3, fills=fills(), today=TODAY)
     assert month.state == "in"
-    assert month.weekday_names[0] == "Monday" and month.weekday_names[-1] == "Sunday"
+    assert month.weekday_names[0] == ("Monday", "Mon") and month.weekday_names[-1] == ("Sunday", "Sun")
     assert all(len(week) == 7 for week in month.weeks)
     assert month.weeks[0][0].date == dt.date(2026, 2, 23)  # the Monday before 1 March
     assert month.weeks[-1][-1].date == dt.date(2026, 4, 5)

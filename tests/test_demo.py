@@ -38,7 +38,12 @@ def test_demo_covers_every_stage(db, frozen):
     assert planned.filter(kind=FillKind.MAINTENANCE).exists()
     assert planned.filter(capacity_warning=True).exists()
     assert planned.filter(flow_deviation=True).exists()
-    assert patients.filter(plan__status="ended").exists()
+    assert patients.filter(plan__status="ended", plan__end_reason="pump_removed").exists()  # therapy over
+    # Chemotherapy completed, the pump still in: maintenance refills planned after the end (S8).
+    weller = patients.get(record_number="RCC-1008").plan
+    assert weller.status == "active" and weller.chemo_end_reason == "completed"
+    maintenance = planned.filter(plan=weller, recorded=False, kind=FillKind.MAINTENANCE)
+    assert maintenance.filter(date__gt=weller.chemo_end_date).exists()
 
 
 def test_demo_accounts_sign_in(db, frozen):

@@ -379,6 +379,65 @@ def test_s8_recorded_fills_after_the_end_are_kept() -> None:
     assert all(f.recorded for f in fills[1:])
 
 
+def test_s8_therapy_over_keeps_the_fill_on_the_end_date() -> None:
+    fills = run(Plan(SURGERY, end_date=after(28)))
+    assert [f.date for f in fills] == [SURGERY, after(14), after(28)]
+    assert fills[-1].kind is FillKind.REST and fills[-1].phase_end is None
+
+
+def test_s8_chemo_end_continues_with_maintenance_from_the_next_fill() -> None:
+    fills = run(Plan(SURGERY, chemo_end=after(30)))
+    assert [(f.date, f.kind) for f in fills[:5]] == [
+        (SURGERY, FillKind.IMPLANT),
+        (after(14), FillKind.CHEMO),
+        (after(28), FillKind.REST),
+        (after(42), FillKind.MAINTENANCE),
+        (after(56), FillKind.MAINTENANCE),
+    ]
+    later = [f for f in fills if f.date >= after(30)]
+    assert all(f.kind is FillKind.MAINTENANCE and f.infusate is SALINE and f.cycle is None for f in later)
+    # The pump stays in: maintenance refills run on to the horizon, a year of them.
+    assert fills[-1].date > after(350)
+
+
+def test_s8_chemo_end_never_cancels_a_refill() -> None:
+    without_end = run(Plan(SURGERY))
+    with_end = run(Plan(SURGERY, chemo_end=after(15)))
+    assert [f.date for f in with_end] == [f.date for f in without_end]
+
+
+def test_s8_a_fill_on_the_chemo_end_date_is_kept_as_maintenance() -> None:
+    fills = run(Plan(SURGERY, chemo_end=after(14)))
+    assert (fills[1].date, fills[1].kind, fills[1].infusate) == (after(14), FillKind.MAINTENANCE, SALINE)
+    day_before = run(Plan(SURGERY, chemo_end=after(15)))
+    assert (day_before[1].date, day_before[1].kind) == (after(14), FillKind.CHEMO)
+    assert day_before[2].kind is FillKind.MAINTENANCE
+
+
+def test_s8_chemo_end_uses_the_maintenance_infusate_and_interval() -> None:
+    protocol = Protocol(maintenance=Step(Infusate.GLYCERIN, 28))
+    fills = run(Plan(SURGERY, protocol, chemo_end=after(20)))
+    assert [f.date for f in fills[:5]] == [SURGERY, after(14), after(28), after(56), after(84)]
+    assert fills[2].infusate is Infusate.GLYCERIN and fills[2].phase_days == 28
+
+
+def test_s8_holds_and_saline_after_the_chemo_end_are_maintenance_not_held() -> None:
+    recorded = (RecordedFill(after(14), FUDR), RecordedFill(after(28), SALINE), RecordedFill(after(42), SALINE))
+    fills = run(Plan(SURGERY, chemo_end=after(40)), today=after(43), recorded=recorded, holds=frozenset({(2, 1)}))
+    assert fills[3].recorded and fills[3].kind is FillKind.MAINTENANCE and not fills[3].held
+    assert not any(f.held or f.kind is FillKind.CHEMO for f in fills[4:])
+
+
+def test_s8_chemo_end_then_therapy_over() -> None:
+    fills = run(Plan(SURGERY, chemo_end=after(20), end_date=after(70)))
+    assert [(f.date, f.kind) for f in fills[2:]] == [
+        (after(28), FillKind.MAINTENANCE),
+        (after(42), FillKind.MAINTENANCE),
+        (after(56), FillKind.MAINTENANCE),
+        (after(70), FillKind.MAINTENANCE),
+    ]
+
+
 # S9 -------------------------------------------------------------------------------------------------
 
 
@@ -546,12 +605,14 @@ def scenarios(draw: st.DrawFn) -> dict:
         offset += gap
         recorded.append(RecordedFill(surgery + days(offset), infusate))
     end = draw(st.none() | st.integers(-5, 600))
+    chemo_end = draw(st.none() | st.integers(0, 400))
     return {
         "plan": Plan(
             surgery,
             draw(protocols()),
             Pump(draw(st.integers(10, 60)), draw(st.sampled_from([0.5, 1.0, 2.0]))),
-            None if end is None else surgery + days(end),
+            chemo_end=None if chemo_end is None else surgery + days(chemo_end),
+            end_date=None if end is None else surgery + days(end),
         ),
         "calendar": calendar,
         "today": surgery + days(draw(st.integers(-30, offset + 120))),
@@ -630,6 +691,8 @@ def check_nothing_planned_past_the_end(fills: list[Fill], plan: Plan, today: dat
     for fill in planned(fills):
         assert fill.date <= limit, fill
         assert plan.end_date is None or fill.date <= plan.end_date, fill
+        if plan.chemo_end is not None and fill.date >= plan.chemo_end:
+            assert fill.kind is FillKind.MAINTENANCE, fill  # S8: no chemo or rest once chemotherapy ended
         assert fill.overdue == (fill.date < today), fill
 
 

@@ -240,7 +240,7 @@ def test_late_fill_moves_the_same_uids_with_a_higher_sequence(client, discreet, 
 
 def test_ended_therapy_takes_the_future_events_out(client, detailed, patient_a):
     before = by_uid(parse(fetch(client, detailed[1]).content))
-    services.therapy_end(plan=patient_a.plan, end_date=TODAY, reason=TherapyPlan.EndReason.TOXICITY)
+    services.therapy_end(plan=patient_a.plan, end_date=TODAY, reason=TherapyPlan.EndReason.PUMP_REMOVED)
     body = fetch(client, detailed[1]).content
     after = by_uid(parse(body))
     assert after, "the fills up to today stay"

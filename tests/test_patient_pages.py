@@ -124,7 +124,7 @@ def test_held_chemo_says_chemo_is_on_hold_and_saline_goes_in(client_for, patient
 
 
 def test_ended_therapy_says_so(client_for, patient_a):
-    services.therapy_end(plan=patient_a.plan, end_date=dt.date(2026, 3, 6), reason="completed")
+    services.therapy_end(plan=patient_a.plan, end_date=dt.date(2026, 3, 6), reason="pump_removed")
     words = text(client_for(patient_a.user).get(reverse("home")))
     assert "Therapy ended on Friday 6 March" in words
     assert "No more refills are planned." in words
@@ -303,7 +303,7 @@ def test_calendar_before_surgery_and_after_the_end_say_so(client_for, patient_a)
     words = text(client.get(url("calendar_month", patient_a, year=2026, month=1)))
     assert "This month is before the pump surgery on Wednesday 18 February 2026" in words
     assert "<table" not in client.get(url("calendar_month", patient_a, year=2026, month=1)).content.decode()
-    services.therapy_end(plan=patient_a.plan, end_date=dt.date(2026, 4, 20), reason="completed")
+    services.therapy_end(plan=patient_a.plan, end_date=dt.date(2026, 4, 20), reason="pump_removed")
     words = text(client.get(url("calendar_month", patient_a, year=2026, month=6)))
     assert "This month is after the end of the therapy on Monday 20 April 2026" in words
 

@@ -31,7 +31,7 @@ def test_odd_query_strings_are_not_a_500(client_for, staff_a, patient_a, clinic_
 
 def test_an_ended_therapy_has_nothing_overdue(patient_a):
     assert selectors.overdue_fills(clinic=patient_a.clinic).filter(plan__patient=patient_a).exists()
-    services.therapy_end(plan=patient_a.plan, end_date=TODAY - dt.timedelta(days=1), reason="toxicity")
+    services.therapy_end(plan=patient_a.plan, end_date=TODAY - dt.timedelta(days=1), reason="pump_removed")
     assert not selectors.overdue_fills(clinic=patient_a.clinic).filter(plan__patient=patient_a).exists()
 
 

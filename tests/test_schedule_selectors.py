@@ -42,7 +42,7 @@ def test_due_between_leaves_out_other_clinics_recorded_and_cancelled_fills(clini
     mine = make_patient(clinic_a, "Mine", "M-1", surgery=TODAY - dt.timedelta(days=14))
     make_patient(clinic_b, "Theirs", "T-1", surgery=TODAY - dt.timedelta(days=14))
     ended = make_patient(clinic_a, "Ended", "E-1", surgery=TODAY - dt.timedelta(days=14))
-    services.therapy_end(plan=ended.plan, end_date=TODAY - dt.timedelta(days=1), reason="completed")
+    services.therapy_end(plan=ended.plan, end_date=TODAY - dt.timedelta(days=1), reason="pump_removed")
     due = list(selectors.fills_due_between(clinic=clinic_a, start=TODAY, end=TODAY))
     assert [r.plan.patient for r in due] == [mine]
     services.fill_record(plan=mine.plan, date=TODAY, infusate="fudr", by=staff_a)

@@ -67,7 +67,7 @@ def test_a_hold_turns_the_chemo_fill_into_rest_and_shows(patient_a, staff_a):
 def test_ending_therapy_cancels_the_future_fills_and_reopening_brings_them_back(patient_a):
     plan = patient_a.plan
     future = [r.pk for r in planned(patient_a) if r.date > TODAY]
-    services.therapy_end(plan=plan, end_date=TODAY, reason="toxicity")
+    services.therapy_end(plan=plan, end_date=TODAY, reason="pump_removed")
     assert not ScheduledFill.objects.filter(pk__in=future, active=True).exists()
     cancelled = ScheduledFill.objects.get(pk=future[0])
     services.therapy_reopen(plan=plan)

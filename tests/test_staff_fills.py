@@ -130,7 +130,7 @@ def test_bad_input_gets_a_message_next_to_the_field(client_for, staff_a, patient
 
 
 def test_a_fill_after_the_end_of_therapy_is_refused(client_for, staff_a, patient_a):
-    services.therapy_end(plan=patient_a.plan, end_date=TODAY - dt.timedelta(days=2), reason="completed")
+    services.therapy_end(plan=patient_a.plan, end_date=TODAY - dt.timedelta(days=2), reason="pump_removed")
     response = client_for(staff_a).post(record_url(patient_a), fill_data(planned(patient_a)[0]) if planned(patient_a)
                                         else {"date": TODAY.isoformat(), "infusate": "fudr"})
     assert "reopen it" in str(response.context["form"].errors["date"])

@@ -71,16 +71,57 @@ def test_hold_checklist(client_for, staff_a, staff_b, patient_a, caregiver_a, ou
 def test_end_therapy_and_reopen(client_for, staff_a, patient_a):
     client = client_for(staff_a)
     url = reverse("staff:therapy_end", args=[patient_a.public_id])
-    assert client.get(url).context["form"].initial["end_date"] == TODAY
-    response = client.post(url, {"end_date": TODAY.isoformat(), "reason": "toxicity", "note": "grade 3"}, follow=True)
+    page = client.get(url).content.decode()
+    assert "End chemotherapy (pump stays in: maintenance refills continue)" in page
+    assert "Therapy over (pump removed, moved care, death)" in page
+    data = {"kind": "over", "end_date": TODAY.isoformat(), "reason": "pump_removed", "note": "explanted"}
+    response = client.post(url, data, follow=True)
     plan = TherapyPlan.objects.get(patient=patient_a)
-    assert plan.status == "ended" and plan.end_reason == "toxicity" and plan.end_date == TODAY
+    assert plan.status == "ended" and plan.end_reason == "pump_removed" and plan.end_date == TODAY
     assert not [f for f in planned(patient_a) if f.date > TODAY]
-    assert any("Therapy ended" in m and "cancelled" in m for m in messages_of(response))
+    assert any("Therapy over" in m and "cancelled" in m for m in messages_of(response))
     response = client.post(reverse("staff:therapy_reopen", args=[patient_a.public_id]), follow=True)
     assert TherapyPlan.objects.get(patient=patient_a).status == "active"
     assert [f for f in planned(patient_a) if f.date > TODAY]
     assert "Therapy reopened: fills are planned again." in messages_of(response)
+
+
+def test_s8_ending_chemotherapy_keeps_maintenance_refills(client_for, staff_a, patient_a):
+    client = client_for(staff_a)
+    url = reverse("staff:therapy_end", args=[patient_a.public_id])
+    data = {"kind": "chemo", "end_date": TODAY.isoformat(), "reason": "toxicity", "note": "grade 3"}
+    response = client.post(url, data, follow=True)
+    plan = TherapyPlan.objects.get(patient=patient_a)
+    assert plan.status == "active" and plan.chemo_end_reason == "toxicity" and plan.chemo_end_date == TODAY
+    later = [f for f in planned(patient_a) if f.date >= TODAY]
+    assert later and all(f.kind == "maintenance" and f.infusate == "heparinized_saline" for f in later)
+    assert any("The pump stays in: maintenance refills continue." in m for m in messages_of(response))
+    page = response.content.decode()
+    assert "Chemotherapy ended" in page and "maintenance refills continue" in page
+    # What is left to end is the therapy itself; chemotherapy can also resume.
+    assert "Resume chemotherapy" in page
+    again = client.get(url).content.decode()
+    assert "End chemotherapy (pump stays in" not in again and "Therapy over" in again
+    response = client.post(url, {"kind": "chemo", "end_date": TODAY.isoformat(), "reason": "completed"})
+    assert response.status_code == 200 and "kind" in response.context["form"].errors
+    response = client.post(reverse("staff:therapy_reopen", args=[patient_a.public_id]), follow=True)
+    assert "Chemotherapy resumed: chemo fills are planned again." in messages_of(response)
+    assert TherapyPlan.objects.get(patient=patient_a).chemo_end_date is None
+
+
+def test_end_form_never_proposes_a_date_it_refuses(client_for, staff_a, patient_a):
+    """A surgery next month: the proposed date is the surgery date, not today, and it is accepted."""
+    plan = patient_a.plan
+    plan.surgery_date = TODAY + dt.timedelta(days=30)
+    services.plan_save(plan=plan)
+    url = reverse("staff:therapy_end", args=[patient_a.public_id])
+    client = client_for(staff_a)
+    page = client.get(url).content.decode()
+    proposed = plan.surgery_date.isoformat()
+    assert f'value="{proposed}"' in page and f'min="{proposed}"' in page
+    response = client.post(url, {"kind": "over", "end_date": proposed, "reason": "moved_care"})
+    assert response.status_code == 302
+    assert TherapyPlan.objects.get(patient=patient_a).end_date == plan.surgery_date
 
 
 def test_end_date_is_validated(client_for, staff_a, patient_a):
@@ -88,16 +129,20 @@ def test_end_date_is_validated(client_for, staff_a, patient_a):
     url = reverse("staff:therapy_end", args=[patient_a.public_id])
     client = client_for(staff_a)
     cases = [
-        ((patient_a.plan.surgery_date - dt.timedelta(days=1)).isoformat(), "before surgery"),
-        ((TODAY - dt.timedelta(days=3)).isoformat(), "after this date"),
-        ("2027-12-31", "within the next 12 months"),
-        ("31/12/2026", "Enter a valid date"),
+        ((patient_a.plan.surgery_date - dt.timedelta(days=1)).isoformat(), "over", "before surgery"),
+        ((TODAY - dt.timedelta(days=3)).isoformat(), "over", "after this date"),
+        ((TODAY - dt.timedelta(days=3)).isoformat(), "chemo", "FUDR is recorded on"),
+        ("2027-12-31", "over", "within the next 12 months"),
+        ("31/12/2026", "over", "Enter a valid date"),
     ]
-    for value, message in cases:
-        response = client.post(url, {"end_date": value, "reason": "completed"})
+    for value, kind, message in cases:
+        reason = "death" if kind == "over" else "completed"
+        response = client.post(url, {"kind": kind, "end_date": value, "reason": reason})
         assert response.status_code == 200 and message in str(response.context["form"].errors["end_date"])
-    response = client.post(url, {"end_date": TODAY.isoformat(), "reason": "bored"})
+    response = client.post(url, {"kind": "over", "end_date": TODAY.isoformat(), "reason": "bored"})
     assert "reason" in response.context["form"].errors
+    response = client.post(url, {"kind": "over", "end_date": TODAY.isoformat(), "reason": "toxicity"})
+    assert "belongs to the other end" in str(response.context["form"].errors["reason"])
     assert TherapyPlan.objects.get(patient=patient_a).status == "active"
 
 
@@ -107,10 +152,11 @@ def test_end_checklist(client_for, staff_a, staff_b, patient_a, caregiver_a, out
     assert client_for(staff_a).put(url).status_code == 405
     assert client_for(staff_a).get(reopen).status_code == 405
     for user in (staff_b, outsider, patient_a.user, caregiver_a):
-        assert client_for(user).post(url, {"end_date": TODAY.isoformat(), "reason": "completed"}).status_code == 404
+        data = {"kind": "over", "end_date": TODAY.isoformat(), "reason": "death"}
+        assert client_for(user).post(url, data).status_code == 404
         assert client_for(user).post(reopen).status_code == 404
     assert TherapyPlan.objects.get(patient=patient_a).status == "active"
     # Reopening an active therapy or ending an ended one only says so.
     assert client_for(staff_a).post(reopen).status_code == 302
-    services.therapy_end(plan=patient_a.plan, end_date=TODAY, reason="completed")
+    services.therapy_end(plan=patient_a.plan, end_date=TODAY, reason="pump_removed")
     assert client_for(staff_a).get(url).status_code == 302

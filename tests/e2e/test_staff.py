@@ -86,7 +86,8 @@ def test_nurse_creates_a_patient_and_records_a_late_fill(page, transactional_db,
     assert "Chemo of Fri 3 Apr held." in page.get_by_role("status").inner_text()
     assert "Hold: ALP rising" in page.get_by_role("region", name="Table: fills").inner_text()
 
-    page.get_by_role("link", name="End therapy").click()
+    page.get_by_role("link", name="End chemotherapy or therapy").click()
+    assert page.get_by_label("End chemotherapy (pump stays in: maintenance refills continue)").is_visible()
     assert_accessible(page)
     page.go_back()
     page.get_by_role("link", name="Patients").first.click()

@@ -98,6 +98,7 @@ class Command(BaseCommand):
             ("George Miller", "RCC-1010", today - days(40), {"late": 2}),
             ("Helen Ward", "RCC-1011", today - days(30), {"reservoir": 12}),
             ("Frank Russo", "RCC-1012", today - days(50), {"fast_flow": True}),
+            ("Ruth Alvarez", "RCC-1013", today - days(400), {"stop_before": 3, "ended": "pump_removed"}),
         ]
         for index, (name, record, surgery, story) in enumerate(stages):
             patient = Patient.objects.create(
