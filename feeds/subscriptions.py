@@ -12,12 +12,12 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 
+from feeds import answers
 from feeds.models import FeedSettings, RetiredLink
 from patients import access
 from patients.models import Patient
@@ -100,6 +100,7 @@ def subscription_rotate(*, subscription: CalendarSubscription) -> tuple[Calendar
     token, subscription.token_hash = new_token()
     subscription.rotated_at = now
     subscription.save(update_fields=["token_hash", "rotated_at"])
+    _forget(subscription.patient_id)
     return subscription, token
 
 
@@ -109,6 +110,7 @@ def subscription_revoke(*, subscription: CalendarSubscription) -> CalendarSubscr
     if subscription.revoked_at is None:
         subscription.revoked_at = timezone.now()
         subscription.save(update_fields=["revoked_at"])
+        _forget(subscription.patient_id)
     return subscription
 
 
@@ -175,31 +177,15 @@ def feed_settings_save(*, patient: Patient, discreet_title: str, calendar_name: 
     settings.calendar_name = calendar_name
     settings.full_clean()
     settings.save()
+    _forget(patient.pk)
     return settings
 
 
-def subscription_fetched(subscription: CalendarSubscription) -> None:
-    """Note a fetch; a conditional UPDATE so polling writes at most once a minute (and skips the history)."""
-    now = timezone.now()
-    if subscription.last_fetched_at is not None and subscription.last_fetched_at >= now - FETCH_RECORD_EVERY:
-        return
-    CalendarSubscription.objects.filter(pk=subscription.pk).filter(
-        Q(last_fetched_at__isnull=True) | Q(last_fetched_at__lt=now - FETCH_RECORD_EVERY)
-    ).update(last_fetched_at=now)
-
-
-def rate_limited(subscription: CalendarSubscription) -> int | None:
-    """Count a fetch of this link; over the limit, the seconds until the window ends (for Retry-After)."""
-    now = int(timezone.now().timestamp())
-    window = now // RATE_WINDOW_SECONDS
-    # The key holds part of the hash, never the token: the cache is no place for a secret.
-    key = f"feed-rate:{subscription.token_hash[:32]}:{window}"
-    cache.add(key, 0, timeout=RATE_WINDOW_SECONDS + 60)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # the key expired between add and incr
-        cache.set(key, 1, timeout=RATE_WINDOW_SECONDS + 60)
-        count = 1
-    if count > RATE_LIMIT:
-        return (window + 1) * RATE_WINDOW_SECONDS - now
-    return None
+def _forget(patient_id: int) -> None:
+    """Drop the cached answers of every link of the patient (current and replaced): now, and again once the change
+    commits, so a poll in between cannot keep the old answer."""
+    hashes = list(CalendarSubscription.objects.filter(patient_id=patient_id).values_list("token_hash", flat=True))
+    hashes += RetiredLink.objects.filter(subscription__patient_id=patient_id).values_list("token_hash", flat=True)
+    links = [token_hash[:32] for token_hash in hashes]
+    answers.forget(links)
+    transaction.on_commit(lambda: answers.forget(links))

@@ -5,6 +5,7 @@ here logs), never put in the cache (only part of its hash) and shown to a person
 """
 
 import hashlib
+import time
 from urllib.parse import urlencode
 
 import segno
@@ -20,9 +21,9 @@ from django.utils.http import http_date
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from feeds import ical, subscriptions
+from feeds import answers, fetchlog, ical, subscriptions
 from feeds.models import FeedSettings
-from patients import access, audit
+from patients import access
 from schedules.models import CalendarSubscription
 
 CALENDAR_TYPE = "text/calendar; charset=utf-8"
@@ -103,40 +104,70 @@ def _filename(detailed: bool) -> str:
     return "pump-refills.ics" if detailed else "clinic-visits.ics"
 
 
+def _page_url(request, patient) -> str:
+    return request.build_absolute_uri(reverse("portal:patient_home", args=[patient.public_id]))
+
+
+def _answer_for(request, token: str) -> answers.Answer | None:
+    """What this link answers now, from the database (the cached answer was missing or due a check)."""
+    link = subscriptions.link_for_token(token)
+    if link is None:
+        return None
+    subscription = link.subscription
+    detailed = subscription.is_detailed
+    common = {"filename": _filename(detailed), "subscription_id": subscription.pk, "checked_at": time.time()}
+    if link.live:
+        snapshot = ical.patient_feed(subscription.patient, detailed=detailed,
+                                     page_url=_page_url(request, subscription.patient))
+    elif link.gone(timezone.now()):
+        return answers.Answer(410, "text/plain; charset=utf-8", b"This calendar link was stopped.\n", **common)
+    else:
+        name = ical.calendar_name(ical.settings_of(subscription.patient), detailed=detailed)
+        body = ical.stopped_calendar(name)
+        snapshot = ical.Snapshot(f'"{hashlib.sha256(body).hexdigest()[:32]}"', link.stopped_at, body)
+    return answers.Answer(200, CALENDAR_TYPE, snapshot.body, snapshot.etag, int(snapshot.last_modified.timestamp()),
+                          **common)
+
+
+def _respond(request, answer: answers.Answer) -> HttpResponse:
+    response = None
+    if answer.status == 200:
+        response = get_conditional_response(request, etag=answer.etag, last_modified=answer.last_modified)
+    if response is None:
+        response = HttpResponse(answer.body, status=answer.status, content_type=answer.content_type)
+    if answer.etag:
+        response["ETag"] = answer.etag
+        response["Last-Modified"] = http_date(answer.last_modified)
+    return _feed_headers(response, filename=answer.filename if answer.status == 200 else None)
+
+
 # Calendar apps cannot sign in or send a CSRF token, and a feed only reads. Other methods get a 405 here, before
 # Django's CSRF check or require_http_methods could log the request path (which holds the secret link).
 @csrf_exempt
 def feed(request, token: str):
+    """The hot path: one cache round trip while the answer is fresh (feeds.answers), no database write."""
     if request.method not in FEED_METHODS:
         return HttpResponseNotAllowed(FEED_METHODS)
-    link = subscriptions.link_for_token(token)
-    if link is None:
-        raise Http404("No such calendar.")
-    subscription = link.subscription
-    retry_after = subscriptions.rate_limited(subscription)
-    if retry_after is not None:
+    link = subscriptions.hash_token(token)[:32]
+    now = time.time()
+    poll = answers.poll(link, now=now)
+    if poll.count > answers.rate_limit():
         response = HttpResponse(
             "Too many requests for this calendar link. Try again later.\n",
             status=429,
             content_type="text/plain; charset=utf-8",
         )
-        response["Retry-After"] = str(retry_after)
+        response["Retry-After"] = str(poll.retry_after)
         return _feed_headers(response)
-    subscriptions.subscription_fetched(subscription)
-    audit.record_feed_fetch(patient=subscription.patient, subscription=subscription)
-    detailed = subscription.is_detailed
-    if not link.live:
-        if link.gone(timezone.now()):
-            response = HttpResponse("This calendar link was stopped.\n", status=410, content_type="text/plain")
-            return _feed_headers(response)
-        name = ical.calendar_name(ical.settings_of(subscription.patient), detailed=detailed)
-        body = ical.stopped_calendar(name)
-        stopped = ical.Snapshot(f'"{hashlib.sha256(body).hexdigest()[:32]}"', link.stopped_at, body)
-        return _calendar_response(request, stopped, filename=_filename(detailed))
-    patient = subscription.patient
-    page_url = request.build_absolute_uri(reverse("portal:patient_home", args=[patient.public_id]))
-    snapshot = ical.patient_feed(patient, detailed=detailed, page_url=page_url)
-    return _calendar_response(request, snapshot, filename=_filename(detailed))
+    answer = poll.answer
+    if answer is None or not answer.fresh(now):
+        answer = _answer_for(request, token)
+        if answer is None:
+            raise Http404("No such calendar.")
+        answers.remember(link, answer)
+    if not poll.buffered:
+        fetchlog.record_one(subscription_id=answer.subscription_id, at=timezone.now())
+    return _respond(request, answer)
 
 
 @require_safe
@@ -149,8 +180,7 @@ def download(request, public_id):
             "Choose a detail level: discreet or detailed.\n", status=400, content_type="text/plain; charset=utf-8"
         )
     detailed = form.is_bound and form.cleaned_data["detail"] == CalendarSubscription.Detail.DETAILED
-    page_url = request.build_absolute_uri(reverse("portal:patient_home", args=[patient.public_id]))
-    snapshot = ical.patient_feed(patient, detailed=detailed, page_url=page_url)
+    snapshot = ical.patient_feed(patient, detailed=detailed, page_url=_page_url(request, patient))
     response = HttpResponse(snapshot.body, content_type=CALENDAR_TYPE)
     response["Content-Disposition"] = f'attachment; filename="{_filename(detailed)}"'
     response["Cache-Control"] = "private, no-store"
@@ -195,6 +225,8 @@ def subscription_list(request, public_id):
     patient = access.get_patient(request, public_id)
     # Privacy: drug names only where the patient chose them; a caregiver's own links are discreet.
     may_choose_detailed = subscriptions.manages_all(request.user, patient)
+    if request.method == "GET":
+        fetchlog.flush_quietly()  # "Last updated by a calendar app" from the fetches buffered until now
     title = ical.discreet_title(ical.settings_of(patient))
     form = SubscriptionForm(request.POST or None, may_choose_detailed=may_choose_detailed, title=title)
     if request.method == "POST" and form.is_valid():

@@ -4,7 +4,11 @@ Changes are kept by django-simple-history on each model; views and feed fetches 
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
+from django.utils import timezone
 
 from patients.models import AccessEvent, Patient
 
@@ -25,10 +29,22 @@ def record_view(request, patient: Patient) -> None:
     )
 
 
-def record_feed_fetch(*, patient: Patient, subscription) -> None:
-    """A calendar app fetched a feed: named by the subscription's name and public id, never its secret link."""
-    detail = f"{subscription.name[:60]} ({subscription.public_id})"
-    AccessEvent.objects.create(patient=patient, action=AccessEvent.Action.FEED, detail=detail)
+def feed_detail(subscription) -> str:
+    """How the log names a calendar link: its name and public id, never its secret link."""
+    return f"{subscription.name[:60]} ({subscription.public_id})"
+
+
+def record_feed_fetches(*, patient_id: int, detail: str, count: int = 1, at: datetime | None = None) -> None:
+    """Calendar apps fetched one link `count` times, the last at `at`: one row per link per (UTC) day, counted."""
+    at = at or timezone.now()
+    day = at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    updated = AccessEvent.objects.filter(
+        patient_id=patient_id, action=AccessEvent.Action.FEED, detail=detail, at__gte=day, at__lt=day + timedelta(1)
+    ).update(count=F("count") + count, at=Greatest("at", Value(at)))
+    if not updated:
+        AccessEvent.objects.create(
+            patient_id=patient_id, action=AccessEvent.Action.FEED, detail=detail, count=count, at=at
+        )
 
 
 @dataclass(frozen=True)

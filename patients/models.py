@@ -28,8 +28,9 @@ class Clinic(models.Model):
         max_length=64, default=settings.DEFAULT_CLINIC_TIME_ZONE, validators=[validate_time_zone]
     )
     phone = models.CharField(max_length=40, help_text="Shown to patients as a tap-to-call link.")
+    # db_default: rows written by code that predates the column (older migrations' states) still insert.
     address = models.CharField(
-        max_length=300, blank=True, help_text="Where patients come for refills: shown in their detailed calendars."
+        max_length=300, blank=True, default="", db_default="", help_text="Where patients come for refills: shown in their detailed calendars."
     )
     # date.weekday() numbers of the days the clinic refills pumps: "01234" is Monday to Friday.
     open_weekdays = models.CharField(
@@ -173,6 +174,8 @@ class AccessEvent(models.Model):
     action = models.CharField(max_length=10, choices=Action.choices)
     # The page's URL name or the subscription's id: never a secret, never patient data.
     detail = models.CharField(max_length=100, blank=True)
+    # Calendar fetches are one row per link per day: how many, `at` being the last.
+    count = models.PositiveIntegerField(default=1, db_default=1)
 
     class Meta:
         ordering = ["-at"]

@@ -70,13 +70,22 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Wait for a writer rather than fail at once with "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
 
-# The cache holds rate-limit counters: shared between processes through Redis in production.
+# The cache holds rate-limit counters and calendar feed answers: shared between processes through Redis in
+# production. Short timeouts: a Redis that hangs must slow a feed down by a fraction of a second, not stop it.
 if os.environ.get("REDIS_URL"):
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_URL"]}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# How long a calendar feed's cached answer is served before it is checked against the database again.
+FEED_ANSWER_SECONDS = env_int("FEED_ANSWER_SECONDS", 60)
+# How long each process serves a feed answer from its own memory, and how often it sends its counts to Redis.
+FEED_LOCAL_SECONDS = env_int("FEED_LOCAL_SECONDS", 1)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

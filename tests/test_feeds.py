@@ -10,14 +10,18 @@ import re
 import uuid
 from zoneinfo import ZoneInfo
 
+import fakeredis
 import icalendar
 import pytest
 import recurring_ical_events
 from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from feeds import ical, subscriptions
+from feeds import answers, fetchlog, ical, subscriptions
 from feeds.models import FeedKey
+from patients.models import AccessEvent
 from schedules import services
 from schedules.models import CalendarSubscription, FillKind, RecordedFill, ScheduledFill, TherapyPlan
 from tests import feed_parsers
@@ -241,6 +245,7 @@ def test_late_fill_moves_the_same_uids_with_a_higher_sequence(client, discreet, 
 def test_ended_therapy_takes_the_future_events_out(client, detailed, patient_a):
     before = by_uid(parse(fetch(client, detailed[1]).content))
     services.therapy_end(plan=patient_a.plan, end_date=TODAY, reason=TherapyPlan.EndReason.PUMP_REMOVED)
+    cache.clear()  # schedule changes reach a cached answer within FEED_ANSWER_SECONDS
     body = fetch(client, detailed[1]).content
     after = by_uid(parse(body))
     assert after, "the fills up to today stay"
@@ -297,6 +302,7 @@ def test_timed_visits_are_utc_instants_every_parser_reads_alike(client, detailed
     assert len(second) == 1 and second[0].start.astimezone(dt.UTC) == dt.datetime(2026, 3, 10, 13, 30, tzinfo=dt.UTC)
 
     services.fill_correct(fill=RecordedFill.objects.get(pk=fill.pk), by=staff_a, appointment_time=dt.time(10, 15))
+    cache.clear()
     corrected = seen(fetch(client, detailed[1]).content)[key]
     assert corrected.start == "2026-03-10T14:15:00Z"
     assert corrected.sequence > event["SEQUENCE"]
@@ -483,17 +489,17 @@ def test_caregivers_link_stops_with_their_access(client, caregiver_a, patient_a,
 
 
 def test_rate_limited_per_link(client, discreet, detailed):
-    for _ in range(subscriptions.RATE_LIMIT):
+    for _ in range(answers.RATE_LIMIT):
         assert fetch(client, discreet[1]).status_code == 200
     response = fetch(client, discreet[1])
     assert response.status_code == 429
-    assert 0 < int(response["Retry-After"]) <= subscriptions.RATE_WINDOW_SECONDS
+    assert 0 < int(response["Retry-After"]) <= answers.RATE_WINDOW_SECONDS
     assert response["Cache-Control"].startswith("private") and response["X-Robots-Tag"].startswith("noindex")
     assert fetch(client, detailed[1]).status_code == 200, "another link has its own allowance"
 
 
 def test_rate_limit_window_ends(client, discreet, time_machine):
-    for _ in range(subscriptions.RATE_LIMIT + 1):
+    for _ in range(answers.RATE_LIMIT + 1):
         response = fetch(client, discreet[1])
     assert response.status_code == 429
     time_machine.move_to(NOW + dt.timedelta(seconds=int(response["Retry-After"]) + 1), tick=False)
@@ -522,7 +528,7 @@ def test_the_link_is_never_logged(client, discreet, caplog):
     token = discreet[1]
     fetch(client, token)
     fetch(client, "y" * 43)
-    for _ in range(subscriptions.RATE_LIMIT + 1):
+    for _ in range(answers.RATE_LIMIT + 1):
         fetch(client, token)
     subscriptions.subscription_revoke(subscription=discreet[0])
     cache.clear()
@@ -686,3 +692,115 @@ def test_the_patient_chooses_the_title_and_the_calendar_name(client, client_for,
     assert bad.status_code == 400 and "This field is required." in bad.content.decode()
     subscriptions.subscription_revoke(subscription=discreet[0])
     assert feed_parsers.read(fetch(client, discreet[1]).content).name == "Mum's visits (stopped)"
+
+
+# Speed without losing anything (issue 12, third part): the poll path and Redis.
+
+@pytest.fixture
+def redis_cache(settings):
+    """The production cache backend (Django's RedisCache) on an in-process Redis."""
+    settings.CACHES = {"default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://fake-redis:6379/4",
+        "OPTIONS": {"connection_class": fakeredis.FakeRedisConnection},
+    }}
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def writes(queries) -> list[str]:
+    return [q["sql"] for q in queries if not q["sql"].lstrip().upper().startswith(("SELECT", "SAVEPOINT", "RELEASE"))]
+
+
+def test_a_poll_with_redis_touches_no_database(client, redis_cache, detailed, django_assert_num_queries):
+    first = fetch(client, detailed[1])
+    with django_assert_num_queries(0):
+        again = fetch(client, detailed[1])
+        not_modified = fetch(client, detailed[1], if_none_match=first["ETag"])
+    assert again.content == first.content and again["ETag"] == first["ETag"]
+    assert not_modified.status_code == 304
+    assert not AccessEvent.objects.filter(action="feed").exists(), "buffered in Redis, not written yet"
+
+
+def test_a_stale_answer_is_checked_with_reads_only(client, redis_cache, detailed, time_machine, monkeypatch):
+    first = fetch(client, detailed[1])
+    monkeypatch.setattr(ical, "render", lambda *a, **k: pytest.fail("rebuilt an unchanged feed"))
+    time_machine.move_to(NOW + dt.timedelta(seconds=61), tick=False)
+    with CaptureQueriesContext(connection) as queries:
+        again = fetch(client, detailed[1], if_none_match=first["ETag"])
+    assert again.status_code == 304
+    assert 0 < len(queries) <= 4 and writes(queries) == []
+
+
+def test_fetches_are_counted_per_link_per_day_and_flushed(client, client_for, redis_cache, discreet, detailed,
+                                                          patient_a, time_machine):
+    for _ in range(3):
+        fetch(client, discreet[1])
+    time_machine.move_to(NOW + dt.timedelta(minutes=5), tick=False)
+    fetch(client, discreet[1])
+    fetch(client, detailed[1])
+    assert fetchlog.flush() == 2
+    assert fetchlog.flush() == 0, "the buffer is emptied"
+    logged = {e.detail: e for e in AccessEvent.objects.filter(patient=patient_a, action="feed")}
+    plain = logged[f"Phone ({discreet[0].public_id})"]
+    assert (plain.count, plain.at) == (4, NOW + dt.timedelta(minutes=5))
+    assert logged[f"Phone ({detailed[0].public_id})"].count == 1
+    time_machine.move_to(NOW + dt.timedelta(hours=2), tick=False)
+    fetch(client, discreet[1])
+    fetchlog.flush()
+    plain.refresh_from_db()
+    assert plain.count == 5 and plain.at == NOW + dt.timedelta(hours=2), "the same row for the same day"
+    time_machine.move_to(NOW + dt.timedelta(days=1), tick=False)
+    fetch(client, discreet[1])
+    fetchlog.flush()
+    assert AccessEvent.objects.filter(patient=patient_a, action="feed").count() == 3, "a new row for a new day"
+    discreet[0].refresh_from_db()
+    assert discreet[0].last_fetched_at == NOW + dt.timedelta(days=1)
+
+
+def test_the_links_page_shows_fetches_still_in_the_buffer(client, client_for, redis_cache, discreet, patient_a):
+    fetch(client, discreet[1])
+    page = client_for(patient_a.user).get(reverse("feeds:subscriptions", kwargs={"public_id": patient_a.public_id}))
+    assert "Not yet" not in page.content.decode()
+
+
+def test_stopping_a_link_takes_effect_at_once_despite_the_cache(client, redis_cache, discreet):
+    assert fetch(client, discreet[1]).status_code == 200
+    subscriptions.subscription_revoke(subscription=discreet[0])
+    assert_stopped_calendar(fetch(client, discreet[1]))
+
+
+def test_a_redis_outage_does_not_break_feeds(client, settings, discreet, patient_a, caplog):
+    body = fetch(client, discreet[1]).content
+    settings.CACHES = {"default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0",
+        "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+    }}
+    response = fetch(client, discreet[1])
+    assert response.status_code == 200 and response.content == body
+    assert fetch(client, discreet[1], if_none_match=response["ETag"]).status_code == 304
+    assert AccessEvent.objects.get(patient=patient_a, action="feed").count == 3, "written at once instead"
+    assert "Cache unavailable" in caplog.text and discreet[1] not in caplog.text
+
+
+def test_a_process_answers_from_memory_and_pushes_its_counts_each_second(client, redis_cache, discreet, patient_a,
+                                                                        monkeypatch, time_machine):
+    fetch(client, discreet[1])
+    pushes = []
+    push = answers._push
+    monkeypatch.setattr(answers, "_push", lambda *a, **k: pushes.append(1) or push(*a, **k))
+    for _ in range(5):
+        assert fetch(client, discreet[1]).status_code == 200
+    assert pushes == [], "no Redis round trip within FEED_LOCAL_SECONDS"
+    time_machine.move_to(NOW + dt.timedelta(seconds=1.5), tick=False)
+    assert fetch(client, discreet[1]).status_code == 200
+    assert pushes == [1]
+    fetchlog.flush()
+    assert AccessEvent.objects.get(patient=patient_a, action="feed").count == 7
+
+
+def test_the_rate_limit_holds_with_redis(client, redis_cache, discreet, detailed):
+    for _ in range(answers.RATE_LIMIT):
+        assert fetch(client, discreet[1]).status_code == 200
+    assert fetch(client, discreet[1]).status_code == 429
+    assert fetch(client, detailed[1]).status_code == 200

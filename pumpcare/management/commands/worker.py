@@ -12,6 +12,7 @@ import time
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
+from feeds import fetchlog
 from notices import delivery, planner
 
 logger = logging.getLogger(__name__)
@@ -19,6 +20,7 @@ logger = logging.getLogger(__name__)
 UNITS = [
     planner.plan_notices,
     delivery.send_due,
+    fetchlog.flush,  # calendar fetches counted in Redis, into the access log
 ]
 
 
