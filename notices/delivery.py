@@ -64,8 +64,9 @@ def send_due(*, limit: int = 50, now: dt.datetime | None = None) -> int:
     try:
         connection.open()
     except (smtplib.SMTPException, OSError) as error:
+        logger.warning("Mail server unreachable, %s notices put back: %s", len(notices), error)
         for notice in notices:
-            _failed(notice, token=token, error=error, now=now)
+            _failed(notice, token=token, error=error, now=now, quiet=True)
         return len(notices)
     try:
         for notice in notices:
@@ -133,7 +134,7 @@ def _send_one(notice: Notice, *, token: str, connection, now: dt.datetime) -> No
             claim="", last_error="")
 
 
-def _failed(notice: Notice, *, token: str, error: Exception, now: dt.datetime) -> None:
+def _failed(notice: Notice, *, token: str, error: Exception, now: dt.datetime, quiet: bool = False) -> None:
     text = f"{type(error).__name__}: {error}"[:300]
     if notice.attempts >= settings.NOTICES_MAX_ATTEMPTS:
         # Loud: the log, and staff see it on the patient's notices page and the dashboard.
@@ -141,8 +142,9 @@ def _failed(notice: Notice, *, token: str, error: Exception, now: dt.datetime) -
         _finish(notice, token=token, status=Notice.Status.FAILED, claim="", last_error=text)
         return
     wait = RETRY_MINUTES[min(notice.attempts, len(RETRY_MINUTES)) - 1]
-    logger.warning("Notice %s not sent (attempt %s), retrying in %s min: %s",
-                   notice.public_id, notice.attempts, wait, text)
+    if not quiet:
+        logger.warning("Notice %s not sent (attempt %s), retrying in %s min: %s",
+                       notice.public_id, notice.attempts, wait, text)
     _finish(notice, token=token, status=Notice.Status.PENDING, claim="", last_error=text,
             due_at=now + dt.timedelta(minutes=wait))
 

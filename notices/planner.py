@@ -42,6 +42,8 @@ def local_time(clinic: Clinic, day: dt.date, hour: int) -> dt.datetime:
 
 def daytime(clinic: Clinic, when: dt.datetime) -> dt.datetime:
     """``when`` if it is daytime at the clinic, else the next 08:00 there: no email wakes anyone at night."""
+    if settings.NOTICES_SEND_NOW:
+        return when
     local = when.astimezone(clinic.zone)
     if DAY_STARTS <= local.hour < DAY_ENDS:
         return when
@@ -104,7 +106,9 @@ def _reason(row: ScheduledFill, watch: FillWatch, *, plan: TherapyPlan, closed: 
             newly_recorded: list[ScheduledFill], lines: list[dict]) -> dict:
     """Why a fill changed, as a code and a date that notices.wording puts in plain words for each reader."""
     if not row.active:
-        return {"reason": "ended" if plan.status == TherapyPlan.Status.ENDED else "plan"}
+        if plan.status != TherapyPlan.Status.ENDED:
+            return {"reason": "plan"}
+        return {"reason": "moved_care" if plan.end_reason == TherapyPlan.EndReason.MOVED_CARE else "ended"}
     if watch.date != row.date and watch.date in closed:
         return {"reason": "closed", "reason_date": watch.date.isoformat()}
     before = [r for r in newly_recorded if r.sequence < row.sequence]
@@ -135,9 +139,9 @@ def _plan_changes_of(plan_id: int, *, now: dt.datetime) -> int:
         ).order_by("sequence")
     )
     watches = {w.sequence: w for w in FillWatch.objects.filter(plan=plan).select_for_update()}
-    newly_recorded = [
-        r for r in rows if r.recorded and r.sequence in watches and watches[r.sequence].revision != r.revision
-    ]
+    # Refills recorded in the same recompute as the changes seen now: the usual cause of a move (late, early).
+    changed = [r.changed_at for r in rows if r.sequence in watches and watches[r.sequence].revision != r.revision]
+    newly_recorded = [r for r in rows if r.recorded and changed and r.changed_at >= min(changed)]
     window_end = today + dt.timedelta(days=CHANGE_WINDOW_DAYS)
     earliest, latest = _watch_range(now)
     closed = _closed_days(clinic, {w.date for w in watches.values()})
@@ -177,7 +181,8 @@ def _plan_changes_of(plan_id: int, *, now: dt.datetime) -> int:
     # A reminder for a date the fill left, or a fill that no longer happens, is never sent.
     Notice.objects.filter(stale_reminders, plan=plan, kind__in=[Notice.Kind.REMINDER, Notice.Kind.OVERDUE],
                           status=Notice.Status.PENDING).update(status=Notice.Status.CANCELLED)
-    if not lines:
+    # After a death nobody is emailed about cancelled visits: staff speak to the family.
+    if not lines or (plan.status == TherapyPlan.Status.ENDED and plan.end_reason == TherapyPlan.EndReason.DEATH):
         return 0
     change, created = Change.objects.get_or_create(
         plan=plan, sequence=first.sequence, revision=first.revision,
@@ -244,7 +249,10 @@ def plan_reminders(*, clinic: Clinic, now: dt.datetime) -> int:
             for days in follower.preference.reminder_days():
                 due_day = fill.date - dt.timedelta(days=days)
                 due_at = local_time(clinic, due_day, SEND_HOUR)
-                if due_day in (today, today + dt.timedelta(days=1)) and now < due_at + REMINDER_GRACE:
+                in_time = now < due_at + REMINDER_GRACE or settings.NOTICES_SEND_NOW
+                if due_day in (today, today + dt.timedelta(days=1)) and in_time:
+                    if settings.NOTICES_SEND_NOW:  # the local demo: show it now rather than at 09:00
+                        due_at = min(due_at, now)
                     notices.append(Notice(
                         patient=fill.plan.patient, recipient_key=follower.key, caregiver=follower.caregiver,
                         plan_id=fill.plan_id, sequence=fill.sequence, fill_date=fill.date,

@@ -53,6 +53,8 @@ def reason_text(line: dict, *, detailed: bool) -> str:
         return f"the {'refill' if detailed else 'visit'} before it was on {day(when)}"
     if reason == "follows":
         return "it follows the change above"
+    if reason == "moved_care":
+        return "care has moved to another clinic"
     if reason == "ended":
         return "the treatment has ended"
     if reason == "plan":

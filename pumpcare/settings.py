@@ -231,6 +231,9 @@ SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 NOTICES_QUIET_MINUTES = env_int("NOTICES_QUIET_MINUTES", 5)
 NOTICES_CLAIM_SECONDS = env_int("NOTICES_CLAIM_SECONDS", 300)
 NOTICES_MAX_ATTEMPTS = env_int("NOTICES_MAX_ATTEMPTS", 8)
+# Development only (`make run`): send reminders as soon as they are planned and notices at night too, so the
+# demo shows them at once instead of at 09:00 in the clinic's zone.
+NOTICES_SEND_NOW = env_bool("NOTICES_SEND_NOW", False)
 
 # How far ahead planned fills are projected and stored (docs/schedule-rules.md, S9).
 SCHEDULE_HORIZON_DAYS = env_int("SCHEDULE_HORIZON_DAYS", 365)

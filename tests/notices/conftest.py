@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from notices import delivery, planner
+from notices.models import Notice
 from patients.models import CaregiverAccess
 from tests.conftest import TODAY, make_patient, make_user
 from tests.notices.smtp_server import SMTPServer
@@ -50,3 +51,15 @@ def walk(time_machine, until: dt.datetime, *, hours: int = 1) -> None:
     while now <= until:
         step(time_machine, now)
         now += dt.timedelta(hours=hours)
+
+
+def walk_to_each_due_time(time_machine, until: dt.datetime, *, every: dt.timedelta = dt.timedelta(hours=6)) -> None:
+    """Walk the clock to ``until`` by ``every``, stopping also at the moment each waiting notice falls due."""
+    now = timezone.now()
+    while now <= until:
+        step(time_machine, now)
+        next_due = (
+            Notice.objects.filter(status="pending", due_at__gt=now).order_by("due_at").values_list("due_at", flat=True)
+            .first()
+        )
+        now = min(now + every, next_due or now + every)

@@ -22,12 +22,13 @@ class Inbox:
         self.messages: list[EmailMessage] = []
         self.raw: list[bytes] = []
         self.lock = threading.Lock()
-        self.before_accept = None  # a test's hook, called with the message before the server says 250
+        # A test's hook, called with each message before the server accepts it; True: refuse it (a crash).
+        self.before_accept = None
 
     async def handle_DATA(self, server, session, envelope):
         message = email.message_from_bytes(envelope.content, policy=policy.default)
-        if self.before_accept is not None:
-            self.before_accept(message)
+        if self.before_accept is not None and self.before_accept(message):
+            return "451 Not accepted"
         with self.lock:
             self.raw.append(envelope.content)
             self.messages.append(message)

@@ -1,0 +1,156 @@
+"""Preferences, the unsubscribe link, what staff see, and the planner's coalescing: through the pages and units."""
+
+import datetime as dt
+
+from django.core import signing
+from django.urls import reverse
+
+from notices import delivery, planner
+from notices.models import Notice, Preference
+from schedules import services
+from tests.notices.conftest import settle, walk
+
+UTC = dt.UTC
+
+
+def prefs_url(patient):
+    return reverse("notices:preferences", args=[patient.public_id])
+
+
+CHOICES = {"reminders": "on", "days_ahead": "3", "changes": "on", "overdue": "on", "wording": "discreet"}
+
+
+def test_a_patient_chooses_their_emails(client_for, carla, time_machine):
+    walk(time_machine, dt.datetime(2026, 3, 13, 13, 0, tzinfo=UTC))  # reminders of Saturday and Sunday planned
+    http = client_for(carla.user)
+    page = http.get(prefs_url(carla))
+    assert page.status_code == 200 and "My caregivers may choose the detailed wording" in page.content.decode()
+    response = http.post(prefs_url(carla), {**CHOICES, "reminders": "", "wording": "detailed",
+                                            "caregivers_may_see_details": "on"}, follow=True)
+    assert "Your email choices are saved." in response.content.decode()
+    own = Preference.objects.get(patient=carla, recipient_key="patient")
+    assert (own.reminders, own.days_ahead, own.wording, own.caregivers_may_see_details) == (
+        False, 3, "detailed", True)
+    # No reminders wanted: the ones already planned for her are never sent; Dan's stay.
+    assert not Notice.objects.filter(patient=carla, recipient_key="patient", kind="reminder", status="pending")
+    assert Notice.objects.filter(patient=carla, kind="reminder", status="pending").exclude(recipient_key="patient")
+
+
+def test_bad_choices_are_refused_with_a_message_and_nothing_saved(client_for, carla):
+    http = client_for(carla.user)
+    response = http.post(prefs_url(carla), {**CHOICES, "days_ahead": "99", "wording": "loud"})
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+    assert not Preference.objects.exists()
+
+
+def test_a_caregiver_gets_details_only_when_the_patient_allows(client_for, carla):
+    dan = carla.caregiver_grants.get().user
+    http = client_for(dan)
+    page = http.get(prefs_url(carla)).content.decode()
+    assert "The patient has not allowed detailed emails for caregivers." in page
+    assert "My caregivers may choose" not in page
+    response = http.post(prefs_url(carla), {**CHOICES, "wording": "detailed"})
+    assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
+    Preference.objects.create(patient=carla, recipient_key="patient", caregivers_may_see_details=True)
+    http.post(prefs_url(carla), {**CHOICES, "wording": "detailed"})
+    assert Preference.objects.get(patient=carla, caregiver=dan).wording == "detailed"
+
+
+def test_preferences_checklist(client, client_for, carla, staff_a, staff_b, patient_b, outsider, revoked_caregiver):
+    assert client.get(prefs_url(carla)).status_code == 302  # to sign in
+    for user in (staff_b, patient_b.user, outsider):
+        assert client_for(user).get(prefs_url(carla)).status_code == 404
+        assert client_for(user).post(prefs_url(carla), CHOICES).status_code == 404
+    response = client_for(staff_a).get(prefs_url(carla))  # staff have their own page of who gets what
+    assert response.status_code == 302 and response.url == reverse("notices:patient", args=[carla.public_id])
+    assert client_for(carla.user).put(prefs_url(carla)).status_code == 405
+    assert not Preference.objects.exists()
+
+
+def unsubscribe_url(preference):
+    return reverse("notices:unsubscribe", args=[delivery.unsubscribe_token(preference)])
+
+
+def test_the_unsubscribe_link_needs_no_sign_in_and_stops_everything(client, carla, time_machine):
+    walk(time_machine, dt.datetime(2026, 3, 13, 13, 0, tzinfo=UTC))
+    preference = Preference.objects.create(patient=carla, recipient_key="patient")
+    page = client.get(unsubscribe_url(preference))
+    assert page.status_code == 200 and "Stop these emails" in page.content.decode()
+    assert Preference.objects.get(pk=preference.pk).unsubscribed_at is None  # a GET (a link scanner) changes nothing
+    response = client.post(unsubscribe_url(preference), {"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 200 and "Emails stopped" in response.content.decode()
+    assert Preference.objects.get(pk=preference.pk).unsubscribed_at is not None
+    assert not Notice.objects.filter(patient=carla, recipient_key="patient", status="pending")
+    walk(time_machine, dt.datetime(2026, 3, 15, 13, 0, tzinfo=UTC))
+    assert not Notice.objects.filter(patient=carla, recipient_key="patient", status__in=["pending", "sent"])
+
+
+def test_a_forged_or_foreign_unsubscribe_link_is_404(client, carla):
+    preference = Preference.objects.create(patient=carla, recipient_key="patient")
+    token = delivery.unsubscribe_token(preference)
+    other_salt = signing.dumps(str(preference.public_id), salt="feeds")
+    for bad in (token[:-2] + "xx", other_salt, "nonsense"):
+        assert client.post(reverse("notices:unsubscribe", args=[bad])).status_code == 404
+    assert Preference.objects.get(pk=preference.pk).unsubscribed_at is None
+
+
+def test_staff_pages_checklist(client_for, carla, clinic_a, staff_a, staff_b, outsider):
+    caregiver = carla.caregiver_grants.get().user
+    patient_page = reverse("notices:patient", args=[carla.public_id])
+    affected = reverse("notices:affected", args=[clinic_a.pk])
+    page = client_for(staff_a).get(patient_page).content.decode()
+    assert "carla@example.com" in page and "dan@example.com" in page
+    assert "Reminders 2 days before and the morning before" in page
+    assert client_for(staff_a).get(affected).status_code == 200
+    assert client_for(staff_a).post(patient_page).status_code == 405
+    for user in (staff_b, carla.user, caregiver, outsider):
+        assert client_for(user).get(patient_page).status_code == 404
+        assert client_for(user).get(affected).status_code == 404
+    assert client_for(staff_a).get(reverse("notices:affected", args=[99999])).status_code == 404
+    detail = client_for(staff_a).get(reverse("staff:patient", args=[carla.public_id])).content.decode()
+    assert patient_page in detail
+
+
+def test_several_fixes_make_one_notice_and_an_undone_change_none(smtp, carla, staff_a, time_machine):
+    settle(time_machine)
+    fill = carla.plan.scheduled_fills.get(date=dt.date(2026, 3, 16))
+    # A hold, undone two minutes later: the planner waits for quiet, sees no difference, sends nothing.
+    hold, _ = services.hold_add(plan=carla.plan, sequence=fill.sequence, reason="labs", by=staff_a)
+    time_machine.shift(dt.timedelta(minutes=2))
+    assert planner.plan_notices() == 0
+    services.hold_remove(hold=hold)
+    settle(time_machine)
+    assert not Notice.objects.filter(kind="change").exists()
+    # A late refill recorded on the wrong day, corrected three minutes later: one notice, about the final date.
+    time_machine.move_to(dt.datetime(2026, 3, 17, 14, 0, tzinfo=UTC), tick=False)
+    recorded, _ = services.fill_record(plan=carla.plan, date=dt.date(2026, 3, 17), infusate="fudr", by=staff_a)
+    time_machine.shift(dt.timedelta(minutes=3))
+    planner.plan_notices()
+    services.fill_correct(fill=recorded, by=staff_a, date=dt.date(2026, 3, 18))
+    walk(time_machine, dt.datetime(2026, 3, 17, 16, 0, tzinfo=UTC))
+    changes = [m for m in smtp.inbox.to("carla@example.com") if m["Subject"].startswith("Change")]
+    assert len(changes) == 1
+    assert "to Wednesday 1 April" in changes[0].get_body(preferencelist=("plain",)).get_content()
+
+
+def test_overdue_patients_are_told_and_the_dashboard_shows_it(smtp, carla, clinic_a, staff_a, client_for,
+                                                               time_machine):
+    walk(time_machine, dt.datetime(2026, 3, 17, 12, 0, tzinfo=UTC), hours=3)  # 08:00 the day after: not yet
+    assert not [m for m in smtp.inbox.to("carla@example.com") if m["Subject"].startswith("Overdue")]
+    walk(time_machine, dt.datetime(2026, 3, 17, 14, 0, tzinfo=UTC))
+    [told] = [m for m in smtp.inbox.to("carla@example.com") if m["Subject"].startswith("Overdue")]
+    assert "Carla" not in told["Subject"]
+    dashboard = client_for(staff_a).get(reverse("staff:clinic_dashboard", args=[clinic_a.pk])).content.decode()
+    told_section = dashboard[dashboard.index("Told their refill is overdue"):]
+    assert "Carla Cruz" in told_section and "emailed 17 Mar 09:00" in told_section
+    history = client_for(staff_a).get(reverse("patient_history", args=[carla.public_id])).content.decode()
+    assert "Emails sent" in history and "Overdue: refill of 16 Mar 2026" in history
+
+
+def test_after_a_death_nobody_is_emailed_about_the_cancelled_visits(smtp, carla, time_machine):
+    settle(time_machine)
+    services.therapy_end(plan=carla.plan, end_date=dt.date(2026, 3, 10), reason="death")
+    walk(time_machine, dt.datetime(2026, 3, 18, 14, 0, tzinfo=UTC), hours=3)
+    assert smtp.inbox.messages == []
+    assert not Notice.objects.exclude(status="cancelled").exists()
