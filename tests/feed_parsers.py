@@ -98,8 +98,30 @@ def with_icaljs(body: bytes) -> Calendar:
     return Calendar(data["name"] or "", events)
 
 
+def conforms(body: bytes) -> None:
+    """What RFC 5545 (and RFC 5546, by its absence) asks of every feed we write."""
+    assert body.startswith(b"BEGIN:VCALENDAR\r\n") and body.endswith(b"END:VCALENDAR\r\n")
+    assert all(len(line) <= 75 for line in body.split(b"\r\n")), "lines are folded at 75 octets"
+    calendar = icalendar.Calendar.from_ical(body)
+    assert calendar["VERSION"] == "2.0" and calendar.get("PRODID")
+    assert "METHOD" not in calendar, "a feed is not an iTIP message"
+    assert calendar.walk("VTIMEZONE") == [], "timed visits are UTC instants"
+    uids = []
+    for event in calendar.walk("VEVENT"):
+        for name in ("UID", "DTSTAMP", "DTSTART", "DTEND", "SUMMARY", "SEQUENCE", "STATUS"):
+            assert name in event, name
+        assert event["DTSTAMP"].dt.utcoffset() == dt.timedelta(0)
+        assert event.end > event.start
+        assert type(event.start) is type(event.end), "both dates or both instants"
+        assert event["STATUS"] in ("CONFIRMED", "TENTATIVE")
+        uids.append(str(event["UID"]))
+    assert len(uids) == len(set(uids)), "a UID names one event"
+
+
 def read(body: bytes) -> Calendar:
-    """The calendar as icalendar reads it, after checking that vobject and ical.js read exactly the same."""
+    """The calendar as icalendar reads it, after checking that it conforms and that vobject and ical.js read
+    exactly the same."""
+    conforms(body)
     first = with_icalendar(body)
     for other in (with_vobject(body), with_icaljs(body)):
         assert other == first

@@ -42,8 +42,16 @@ def feed_url(token):
     return reverse("feeds:feed", kwargs={"token": token})
 
 
+_READ: set[bytes] = set()
+
+
 def fetch(client, token, **headers):
-    return client.get(feed_url(token), headers=headers)
+    """GET a feed; every distinct calendar it returns is read by all three parsers (and must conform)."""
+    response = client.get(feed_url(token), headers=headers)
+    if response.status_code == 200 and response.content not in _READ:
+        feed_parsers.read(response.content)
+        _READ.add(response.content)
+    return response
 
 
 def parse(body: bytes) -> icalendar.Calendar:
@@ -588,8 +596,12 @@ def test_the_three_parser_check_catches_a_zone_some_parsers_misread():
     event.add("dtend", dt.datetime(2027, 3, 15, 10, tzinfo=zone))
     calendar.add_component(event)
     calendar.add_missing_timezones(first_date=dt.date(2025, 1, 1), last_date=dt.date(2029, 1, 1))
+    body = calendar.to_ical()
+    assert feed_parsers.with_icalendar(body).events[0].start == "2027-03-15T13:30:00Z"
+    assert feed_parsers.with_vobject(body).events[0].start == "2027-03-15T14:30:00Z", "an hour off"
+    assert feed_parsers.with_icaljs(body).events[0].start == "2027-03-15T14:30:00Z", "an hour off"
     with pytest.raises(AssertionError):
-        feed_parsers.read(calendar.to_ical())
+        feed_parsers.read(body)
 
 
 # The download ("add all to my calendar once").
@@ -605,14 +617,15 @@ def test_download_for_people_who_see_the_patient(client_for, patient_a, caregive
     assert response.status_code == 200
     assert response["Content-Type"] == "text/calendar; charset=utf-8"
     assert response["Content-Disposition"] == 'attachment; filename="clinic-visits.ics"'
-    calendar = parse(response.content)
-    assert {str(e["SUMMARY"]) for e in events(calendar)} == {"Clinic visit", "Clinic visit (overdue: call the clinic)"}
+    assert {e.summary for e in feed_parsers.read(response.content).events} == {
+        "Clinic visit", "Clinic visit (overdue: call the clinic)"}
     assert len(expanded(response.content)) == len(active_rows(patient_a))
 
 
 def test_download_detailed(client_for, patient_a):
     response = client_for(patient_a.user).get(download_url(patient_a), {"detail": "detailed"})
     assert response["Content-Disposition"] == 'attachment; filename="pump-refills.ics"'
+    assert feed_parsers.read(response.content).name == "Pump refills"
     assert b"Pump refill: start FUDR" in response.content
 
 
