@@ -19,7 +19,7 @@ run: venv
 	DEBUG=1 $(PY) manage.py migrate --noinput
 	DEBUG=1 $(PY) manage.py demo
 	@echo "PumpCare demo: http://127.0.0.1:$(PORT)/ (emails print below)"
-	DEBUG=1 NOTICES_QUIET_MINUTES=1 NOTICES_SEND_NOW=1 $(PY) manage.py worker --loop --interval 10 & WORKER=$$!; \
+	DEBUG=1 NOTICES_QUIET_MINUTES=1 NOTICES_SEND_NOW=1 SITE_URL=http://127.0.0.1:$(PORT) $(PY) manage.py worker --loop --interval 10 & WORKER=$$!; \
 	trap 'kill $$WORKER 2>/dev/null' EXIT INT TERM; \
 	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:$(PORT)
 

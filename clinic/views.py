@@ -67,7 +67,7 @@ def _say_clinic_moves(request, result: services.RecomputeResult, *, prefix: str)
     messages.success(
         request,
         f"{prefix} {len(result.moves)} planned fill{'s' if len(result.moves) != 1 else ''} moved "
-        f"({plans} patient{'s' if plans != 1 else ''}).",
+        f"({plans} patient{'s' if plans != 1 else ''}). “Changed dates: who was told” lists them, and who was emailed.",
     )
 
 

@@ -15,6 +15,7 @@ import datetime as dt
 import logging
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
@@ -32,6 +33,7 @@ WATCH_DAYS = 56  # fills watched: a fill moving into the four weeks from further
 SEND_HOUR = 9  # reminders and overdue notices: 09:00 in the clinic's zone
 # A reminder whose 09:00 passed while no worker ran still goes out that morning, not later.
 REMINDER_GRACE = dt.timedelta(hours=3)
+DAILY_PASS_SECONDS = 600
 DAY_STARTS, DAY_ENDS = 8, 20  # change notices wait for the morning outside 08:00-20:00 local
 
 
@@ -56,7 +58,10 @@ def plan_notices(*, limit: int = 200, now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     made = plan_changes(limit=limit, now=now)
     for clinic in Clinic.objects.all():
-        made += plan_reminders(clinic=clinic, now=now) + plan_overdue(clinic=clinic, now=now)
+        # Reminders are made a day ahead: one pass per clinic every few minutes is plenty, shared by every
+        # worker through the cache (Redis in production), rather than reading a clinic's week at each turn.
+        if cache.add(f"notices:daily-pass:{clinic.pk}", True, timeout=DAILY_PASS_SECONDS):
+            made += plan_reminders(clinic=clinic, now=now) + plan_overdue(clinic=clinic, now=now)
     return made
 
 
@@ -64,9 +69,13 @@ def plan_notices(*, limit: int = 200, now: dt.datetime | None = None) -> int:
 
 
 def _stale_filter() -> Q:
-    # The scale helper's background recompute marks plans whose projection is out of date: wait for it.
+    """Plans whose stored projection is current. A clinic-wide change may leave plans to the worker's
+    recompute (schedules.jobs: projected_version behind inputs_version); their rows are not yet the new
+    schedule, so the planner waits for them rather than announce a half-done change."""
     field_names = {f.name for f in TherapyPlan._meta.get_fields()}
-    return Q(plan__projection_stale=False) if "projection_stale" in field_names else Q()
+    if "inputs_version" in field_names:
+        return Q(plan__projected_version__gte=F("plan__inputs_version"))
+    return Q()
 
 
 def _watch_range(now: dt.datetime) -> tuple[dt.date, dt.date]:

@@ -3,12 +3,13 @@
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Count, Q
+from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from notices.followers import Follower, followers_of
-from notices.models import Change, Notice
+from notices.models import Change, FillWatch, Notice
 from patients.models import Clinic, Patient
+from schedules.models import ScheduledFill
 
 AFFECTED_DAYS = 30
 
@@ -84,3 +85,30 @@ def failed_notices(*, clinic: Clinic) -> list[Notice]:
                               due_at__gte=timezone.now() - dt.timedelta(days=14))
         .select_related("patient").order_by("-due_at")[:50]
     )
+
+
+@dataclass(frozen=True)
+class PendingMove:
+    patient: Patient
+    old_date: dt.date
+    new_date: dt.date | None  # None: cancelled
+    emails: tuple[str, ...]
+
+
+def pending_moves(*, clinic: Clinic, limit: int = 500) -> list[PendingMove]:
+    """Fills whose date moved (or that were cancelled) since followers were last told: the change notices
+    wait for the schedule to be quiet for a few minutes, and staff see the list at once meanwhile."""
+    watch = FillWatch.objects.filter(plan=OuterRef("plan"), sequence=OuterRef("sequence"))
+    rows = list(
+        ScheduledFill.objects.filter(clinic=clinic, recorded=False)
+        .annotate(seen_date=Subquery(watch.values("date")[:1]), seen_revision=Subquery(watch.values("revision")[:1]))
+        .filter(seen_revision__isnull=False).exclude(seen_revision=F("revision"))
+        .filter(Q(active=False) | ~Q(seen_date=F("date")))
+        .select_related("plan__patient__user").order_by("plan__patient__name", "sequence")[:limit]
+    )
+    followers = followers_of({r.plan.patient for r in rows})
+    return [
+        PendingMove(r.plan.patient, r.seen_date, r.date if r.active else None,
+                    tuple(f.email for f in followers[r.plan.patient_id] if f.email and f.wants(Notice.Kind.CHANGE)))
+        for r in rows
+    ]

@@ -81,6 +81,7 @@ def affected(request, clinic_id: int):
     context = {
         "clinic": clinic,
         "rows": selectors.affected_patients(clinic=clinic),
+        "pending": selectors.pending_moves(clinic=clinic),
         "failed": selectors.failed_notices(clinic=clinic),
         "days": selectors.AFFECTED_DAYS,
         "dashboard_url": reverse("staff:clinic_dashboard", args=[clinic.pk]),

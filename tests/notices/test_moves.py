@@ -57,6 +57,11 @@ def test_a_month_of_moves(smtp, carla, clinic_a, staff_a, time_machine, client_f
     # after (S7).
     time_machine.move_to(at(3, 25, 10), tick=False)
     services.closures_add(clinic=clinic_a, days={dt.date(2026, 4, 1): "Inspection"})
+    staff = client_for(staff_a)
+    affected = reverse("notices:affected", args=[clinic_a.pk])
+    just_changed = staff.get(affected).content.decode().split("<h2 class=\"h4\">Told</h2>")[0]
+    assert "Just changed" in just_changed  # at once, while the notices wait for the schedule to settle
+    assert "Eve Evans" in just_changed and "Wed 1 Apr 2026 → Thu 2 Apr 2026" in just_changed
     walk(time_machine, at(3, 25, 16), hours=1)
     closure = "moved from Wednesday 1 April to Tuesday 31 March: the clinic is closed that day."
     assert closure in mails(smtp, "carla@example.com")[-1][2]
@@ -65,7 +70,8 @@ def test_a_month_of_moves(smtp, carla, clinic_a, staff_a, time_machine, client_f
             in mails(smtp, "eve@example.com")[-1][2])
     assert all("Carla" not in m[2] for m in mails(smtp, "eve@example.com"))
     # Staff see whom the closure moved, and that each was emailed.
-    page = client_for(staff_a).get(reverse("notices:affected", args=[clinic_a.pk])).content.decode()
+    page = client_for(staff_a).get(affected).content.decode()  # a new sign-in: staff sessions idle out
+    assert "Just changed" not in page
     eves_row = page[page.index(eve.name):].split("</tr>")[0]
     assert "Wed 1 Apr 2026 → Thu 2 Apr 2026" in eves_row and "eve@example.com" in eves_row
     assert "Emailed 1" in eves_row

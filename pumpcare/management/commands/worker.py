@@ -37,8 +37,9 @@ class Command(BaseCommand):
     def handle(self, *args, loop=False, once=False, interval=15, limit=100, units=None, **options):
         units = UNITS if units is None else units
         self.stopping = False
-        if loop:
+        if loop:  # SIGTERM (a process manager) or Ctrl-C: finish the unit at hand, then stop
             signal.signal(signal.SIGTERM, self._stop)
+            signal.signal(signal.SIGINT, self._stop)
         while not self.stopping:
             close_old_connections()  # a long-running process must not keep a connection the database dropped
             done = sum(self._run(unit, limit) for unit in units if not self.stopping)
