@@ -539,9 +539,19 @@ def closures_add(request, clinic_id: int):
             },
             status=400,
         )
-    added, result = services.closures_add(clinic=clinic, days=days, by=request.user)
-    _say_clinic_moves(request, result, prefix=f"{added} closure date{'s' if added != 1 else ''} added.")
-    return redirect(reverse("staff:clinic_settings", args=[clinic.pk]) + "#closures")
+    back = redirect(reverse("staff:clinic_settings", args=[clinic.pk]) + "#closures")
+    try:
+        added, result = services.closures_add(clinic=clinic, days=days, by=request.user)
+    except services.ClosuresChanged:
+        messages.error(request, "Someone else added closures at the same moment, so none of yours were added. "
+                                "Check the list below, then add the dates that are still missing.")
+        return back
+    already = len(days) - added
+    prefix = f"{added} closure date{'s' if added != 1 else ''} added."
+    if already:
+        prefix += f" {already} {'was' if already == 1 else 'were'} already closed."
+    _say_clinic_moves(request, result, prefix=prefix)
+    return back
 
 
 @require_POST

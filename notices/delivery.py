@@ -27,11 +27,12 @@ from django.db import transaction
 from django.db.models import F
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from notices.followers import follower as find_follower
 from notices.models import Notice, Preference
 from notices.wording import wording_for
+from patients.language import language_for
 from schedules.models import ScheduledFill, TherapyPlan
 
 logger = logging.getLogger(__name__)
@@ -154,9 +155,17 @@ def build_message(notice: Notice, *, follower, fill: ScheduledFill | None) -> Em
     preference, _ = Preference.objects.get_or_create(
         patient=patient, recipient_key=follower.key, defaults={"caregiver": follower.caregiver}
     )
+    reader = patient.user if follower.is_patient else follower.caregiver
+    with translation.override(language_for(reader)):  # the reader's language, not the worker's
+        return _message(notice, follower=follower, fill=fill, preference=preference)
+
+
+def _message(notice: Notice, *, follower, fill: ScheduledFill | None, preference: Preference) -> EmailMultiAlternatives:
+    patient = notice.patient
     words = wording_for(notice, is_patient=follower.is_patient, detailed=follower.detailed, fill=fill)
     unsubscribe = absolute(reverse("notices:unsubscribe", args=[unsubscribe_token(preference)]))
     context = {
+        "language": translation.get_language(),
         "words": words,
         "clinic": patient.clinic,
         "patient_url": absolute(reverse("portal:patient_home", args=[patient.public_id])),

@@ -10,6 +10,7 @@ import uuid
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 PATIENT_KEY = "patient"
 
@@ -26,8 +27,8 @@ class Preference(models.Model):
     """
 
     class Wording(models.TextChoices):
-        DISCREET = "discreet", "Discreet: “clinic visit”, no drug names"
-        DETAILED = "detailed", "Detailed: what goes in the pump"
+        DISCREET = "discreet", _("Discreet: “clinic visit”, no drug names")
+        DETAILED = "detailed", _("Detailed: what goes in the pump")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="notice_preferences")

@@ -34,6 +34,7 @@ SEND_HOUR = 9  # reminders and overdue notices: 09:00 in the clinic's zone
 # A reminder whose 09:00 passed while no worker ran still goes out that morning, not later.
 REMINDER_GRACE = dt.timedelta(hours=3)
 DAILY_PASS_SECONDS = 600
+LOOKBACK = dt.timedelta(days=2)
 DAY_STARTS, DAY_ENDS = 8, 20  # change notices wait for the morning outside 08:00-20:00 local
 
 
@@ -96,7 +97,9 @@ def changed_plans(*, now: dt.datetime, limit: int) -> list[int]:
         .annotate(seen_revision=Subquery(watch.values("revision")[:1]))
         .filter(
             Q(seen_revision__isnull=True, active=True, recorded=False, date__range=(earliest, latest))
-            | (Q(seen_revision__isnull=False) & ~Q(seen_revision=F("revision")))
+            # Changed lately: the planner runs every few seconds, so older changes were seen already (unless it
+            # was down for longer than LOOKBACK), and the whole projection is not compared at every turn.
+            | (Q(changed_at__gte=now - LOOKBACK, seen_revision__isnull=False) & ~Q(seen_revision=F("revision")))
         )
         .exclude(Exists(busy))
     )
@@ -138,7 +141,11 @@ def _closed_days(clinic: Clinic, days: set[dt.date]) -> set[dt.date]:
 
 @transaction.atomic
 def _plan_changes_of(plan_id: int, *, now: dt.datetime) -> int:
-    plan = TherapyPlan.objects.select_related("patient__clinic", "patient__user").get(pk=plan_id)
+    # The plan's row lock, as services take it: two planners take turns on a plan, and a write to it waits.
+    plan = (
+        TherapyPlan.objects.select_for_update(of=("self",))
+        .select_related("patient__clinic", "patient__user").get(pk=plan_id)
+    )
     clinic = plan.patient.clinic
     today = clinic.today()
     rows = list(
@@ -147,7 +154,7 @@ def _plan_changes_of(plan_id: int, *, now: dt.datetime) -> int:
             | Q(sequence__in=FillWatch.objects.filter(plan=plan).values("sequence"))
         ).order_by("sequence")
     )
-    watches = {w.sequence: w for w in FillWatch.objects.filter(plan=plan).select_for_update()}
+    watches = {w.sequence: w for w in FillWatch.objects.filter(plan=plan)}
     # Refills recorded in the same recompute as the changes seen now: the usual cause of a move (late, early).
     changed = [r.changed_at for r in rows if r.sequence in watches and watches[r.sequence].revision != r.revision]
     newly_recorded = [r for r in rows if r.recorded and changed and r.changed_at >= min(changed)]

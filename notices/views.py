@@ -6,6 +6,7 @@ from django.core import signing
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -31,7 +32,7 @@ def preferences(request, public_id):
         form = PreferenceForm(request.POST, **form_options)
         if form.is_valid():
             services.preference_save(follower=follower, **form.cleaned_data)
-            messages.success(request, "Your email choices are saved.")
+            messages.success(request, _("Your email choices are saved."))
             return redirect("notices:preferences", public_id=patient.public_id)
     else:
         form = PreferenceForm(initial=PreferenceForm.initial_from(follower.preference), **form_options)

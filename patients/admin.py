@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from simple_history.admin import SimpleHistoryAdmin
 
-from patients import access, audit
+from patients import access, audit, sessions
 from patients.models import AccessEvent, CaregiverAccess, Clinic, Patient, StaffMembership
 
 # How each model that belongs to a clinic reaches it; apps above add their own models (register_clinic_path).
@@ -154,6 +154,11 @@ class CaregiverAccessAdmin(ClinicScopedAdmin):
     list_display = ["user", "patient", "granted_at", "revoked_at"]
     autocomplete_fields = ["user", "patient"]
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if obj.revoked_at is not None:
+            sessions.end_sessions(obj.user)  # as when staff revoke it on the site
+
 
 @admin.register(AccessEvent)
 class AccessEventAdmin(ReadOnlyMixin, ClinicScopedMixin, admin.ModelAdmin):
@@ -175,6 +180,11 @@ class ScopedUserAdmin(UserAdmin):
         if request.user.is_superuser:
             return qs
         return qs.filter(pk__in=access.clinic_people(request.user).values("pk"))
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not obj.is_active:
+            sessions.end_sessions(obj)  # a deactivated account is signed out everywhere, now
 
     def get_readonly_fields(self, request, obj=None):
         readonly = super().get_readonly_fields(request, obj)

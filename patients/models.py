@@ -2,9 +2,11 @@
 
 import uuid
 from datetime import date
+from pathlib import Path
 from zoneinfo import ZoneInfo, available_timezones
 
 from django.conf import settings
+from django.contrib.sessions.base_session import AbstractBaseSession
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
@@ -17,8 +19,14 @@ from simple_history.models import HistoricalRecords
 WEEKDAY_NAMES = tuple(WEEKDAYS[day] for day in range(7))
 
 
+# The IANA zones a clinic may have, enforced by the database too (a CHECK ... IN). Read from a file kept in the
+# repository rather than from the system's tzdata, so an update of the system never changes the model (or the
+# migrations) silently; a zone added to the file comes with a migration (makemigrations sees it).
+CLINIC_TIME_ZONES = tuple(Path(__file__).with_name("time_zones.txt").read_text().split())
+
+
 def validate_time_zone(value: str) -> None:
-    if value not in available_timezones():
+    if value not in CLINIC_TIME_ZONES or value not in available_timezones():
         raise ValidationError("%(value)s is not an IANA time zone (e.g. America/New_York).", params={"value": value})
 
 
@@ -56,7 +64,8 @@ class Clinic(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(open_weekdays__regex=r"^0?1?2?3?4?5?6?$"), name="clinic_open_weekdays_digits"
-            )
+            ),
+            models.CheckConstraint(condition=models.Q(time_zone__in=CLINIC_TIME_ZONES), name="clinic_time_zone_iana"),
         ]
 
     def __str__(self) -> str:
@@ -187,6 +196,26 @@ class AccessEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class UserSession(AbstractBaseSession):
+    """A signed-in browser (Django's database session, plus whose it is): lets a person see and end their
+    sessions, and lets revoking someone's access end theirs. Filled from the session's own data on each save
+    (patients.sessions.SessionStore), so nothing here is written outside a session save."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.CASCADE, related_name="+")
+    user_agent = models.CharField(max_length=300, blank=True)
+    signed_in_at = models.DateTimeField(null=True)
+    last_active_at = models.DateTimeField(null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "expire_date"])]
+
+    @classmethod
+    def get_session_store_class(cls):
+        from patients.sessions import SessionStore
+
+        return SessionStore
 
 
 class Preferences(models.Model):

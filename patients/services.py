@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from patients import sessions
 from patients.models import CaregiverAccess, Patient, Preferences
 
 
@@ -77,6 +78,8 @@ def caregiver_revoke(*, grant) -> None:
     grant.revoked_at = timezone.now()
     grant.save(update_fields=["revoked_at"])
     _deactivate_if_unused(grant.user)
+    # Signed out now: a session kept from before would come back to life if access were granted again.
+    sessions.end_sessions(grant.user)
 
 
 @transaction.atomic
@@ -86,6 +89,7 @@ def patient_login_revoke(*, patient) -> None:
     patient.save(update_fields=["user"])
     if user is not None:
         _deactivate_if_unused(user)
+        sessions.end_sessions(user)
 
 
 def set_password_email_send(*, user, base_url: str, template: str) -> None:

@@ -53,7 +53,8 @@ if not SECRET_KEY:
         )
     SECRET_KEY = _DEV_SECRET_KEY
 
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
+# Tests add Django's "testserver" themselves; production lists its own host names.
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 try:
@@ -127,6 +128,7 @@ MIDDLEWARE = [
     "patients.language.PersonLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "patients.security.StaffSessionMiddleware",
+    "patients.security.NoStoreForSignedInMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -167,21 +169,44 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # zxcvbn finds words, years, keyboard runs and common substitutions ("Summer2026!!", "qwertyuiopas") and
+    # says which; 4 means about 10^10 guesses or more.
+    {"NAME": "django_zxcvbn_password_validator.ZxcvbnPasswordValidator"},
 ]
+PASSWORD_MINIMAL_STRENGTH = env_int("PASSWORD_MINIMAL_STRENGTH", 4)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
+# Behind a reverse proxy every request comes from the proxy's address: set TRUSTED_PROXY_COUNT to the number
+# of proxies in front of the site, each appending the address it was reached from to X-Forwarded-For; the
+# client's address is then that many entries from the right (patients.security.client_ip). 0: REMOTE_ADDR.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+AXES_CLIENT_IP_CALLABLE = "patients.security.client_ip"
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = 0.25  # hours: 15 minutes
+# Locked per (account, client address), so nobody can lock someone else out from their own address ...
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# ... and per account, from any address, only slowed: past SIGNIN_USERNAME_FAILURES failures in 15 minutes,
+# one password check per SIGNIN_USERNAME_INTERVAL_SECONDS, except from a browser that signed in to it before.
+SIGNIN_USERNAME_FAILURES = env_int("SIGNIN_USERNAME_FAILURES", 10)
+SIGNIN_USERNAME_WINDOW_SECONDS = 15 * 60
+SIGNIN_USERNAME_INTERVAL_SECONDS = env_int("SIGNIN_USERNAME_INTERVAL_SECONDS", 10)
+# Password-reset emails per hour: to one email address, and asked for by one client address.
+PASSWORD_RESET_PER_ADDRESS = env_int("PASSWORD_RESET_PER_ADDRESS", 3)
+PASSWORD_RESET_PER_CLIENT = env_int("PASSWORD_RESET_PER_CLIENT", 10)
+PASSWORD_RESET_WINDOW_SECONDS = 60 * 60
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 
-# Sessions: 12 hours at most for everyone; staff also end after 30 idle minutes (patients.middleware).
+# Sessions: 12 hours at most for everyone; idle sessions end after IDLE_TIMEOUT_MINUTES, staff's after
+# STAFF_IDLE_TIMEOUT_MINUTES (patients.security). Sessions are stored with their user (patients.sessions), so
+# a person can see and end theirs and revoking access ends them.
+SESSION_ENGINE = "patients.sessions"
 SESSION_COOKIE_AGE = 12 * 60 * 60
-STAFF_IDLE_TIMEOUT_SECONDS = 30 * 60
+IDLE_TIMEOUT_SECONDS = env_int("IDLE_TIMEOUT_MINUTES", 120) * 60
+STAFF_IDLE_TIMEOUT_SECONDS = env_int("STAFF_IDLE_TIMEOUT_MINUTES", 30) * 60
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 
@@ -216,12 +241,27 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# Email carries sign-in links (password reset, invitations). Development prints messages with those links
+# redacted; production sends through SMTP with STARTTLS, and refuses a console backend unless
+# EMAIL_CONSOLE_IN_PRODUCTION says it was meant. Django's own console backend is replaced by the redacting one.
+_CONSOLE_BACKENDS = {"django.core.mail.backends.console.EmailBackend", "pumpcare.mail.RedactingConsoleBackend"}
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
+    "pumpcare.mail.RedactingConsoleBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend"
+)
+if EMAIL_BACKEND in _CONSOLE_BACKENDS:
+    if not DEBUG and not env_bool("EMAIL_CONSOLE_IN_PRODUCTION", False):
+        raise ImproperlyConfigured(
+            "EMAIL_BACKEND is the console with DEBUG off: set an SMTP server (EMAIL_HOST), or set "
+            "EMAIL_CONSOLE_IN_PRODUCTION=1 if printing emails (with their links redacted) is really meant."
+        )
+    EMAIL_BACKEND = "pumpcare.mail.RedactingConsoleBackend"
+# For the file backend (development: the whole message, links included, in files rather than in logs).
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(BASE_DIR / "sent-emails"))
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
-EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_PORT = env_int("EMAIL_PORT", 587)
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
-EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "PumpCare <no-reply@pumpcare.example>")
 
 # Notices (notices/): links in emails point here; the planner waits this long after the last change of a

@@ -14,6 +14,8 @@ urlpatterns = [
     path("accounts/login/", patient_views.SignInView.as_view(), name="login"),
     path("accounts/two-factor/", two_factor.verify, name="two_factor_verify"),
     path("accounts/two-factor/setup/", two_factor.setup, name="two_factor_setup"),
+    path("accounts/password_reset/", patient_views.PasswordResetView.as_view(), name="password_reset"),
+    path("accounts/signed-in/", patient_views.signed_in_browsers, name="signed_in_browsers"),
     path("accounts/", include("django.contrib.auth.urls")),
     # No /es/ prefixes (i18n_patterns): a link shared between people, a bookmark and every calendar feed
     # address must keep working whatever language the person reading it chose.

@@ -69,7 +69,14 @@ class Protocol(models.Model):
     history = HistoricalRecords()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["clinic", "name"], name="protocol_name_unique_in_clinic")]
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "name"], name="protocol_name_unique_in_clinic"),
+            # A chemo step and at least one rest step: a second element exists (validate_cycle_steps says more).
+            models.CheckConstraint(condition=Q(cycle_steps__1__isnull=False), name="protocol_cycle_has_two_steps"),
+            models.CheckConstraint(
+                condition=Q(maintenance_infusate__in=Infusate.values), name="protocol_maintenance_infusate_known"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -234,6 +241,7 @@ class RecordedFill(models.Model):
         ordering = ["date"]
         constraints = [
             models.UniqueConstraint(fields=["plan", "date"], name="one_recorded_fill_per_plan_day"),
+            models.CheckConstraint(condition=Q(infusate__in=Infusate.values), name="recorded_fill_infusate_known"),
             models.CheckConstraint(condition=Q(volume_in_ml__gte=0), name="volume_in_not_negative"),
             models.CheckConstraint(condition=Q(volume_returned_ml__gte=0), name="volume_returned_not_negative"),
         ]
@@ -254,8 +262,8 @@ class Hold(models.Model):
     """
 
     plan = models.ForeignKey(TherapyPlan, on_delete=models.CASCADE, related_name="holds")
-    cycle = models.PositiveSmallIntegerField()
-    attempt = models.PositiveSmallIntegerField(default=1)
+    cycle = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
+    attempt = models.PositiveSmallIntegerField(default=1, validators=[MinValueValidator(1)])
     planned_date = models.DateField(help_text="The date the held fill was planned on when it was held.")
     reason = models.CharField(max_length=300)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
@@ -263,7 +271,10 @@ class Hold(models.Model):
     history = HistoricalRecords()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["plan", "cycle", "attempt"], name="one_hold_per_chemo_fill")]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "cycle", "attempt"], name="one_hold_per_chemo_fill"),
+            models.CheckConstraint(condition=Q(cycle__gte=1, attempt__gte=1), name="hold_cycle_and_attempt_from_one"),
+        ]
 
     def __str__(self) -> str:
         return f"Hold of cycle {self.cycle} ({self.planned_date})"
@@ -306,7 +317,10 @@ class ScheduledFill(models.Model):
 
     class Meta:
         ordering = ["plan", "sequence"]
-        constraints = [models.UniqueConstraint(fields=["plan", "sequence"], name="one_row_per_fill")]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "sequence"], name="one_row_per_fill"),
+            models.CheckConstraint(condition=Q(infusate__in=Infusate.values), name="scheduled_fill_infusate_known"),
+        ]
         indexes = [
             models.Index(
                 fields=["clinic", "date"], condition=Q(active=True, recorded=False), name="planned_fill_clinic_date"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
@@ -385,14 +385,28 @@ def clinic_settings_save(*, clinic: Clinic) -> RecomputeResult:
     return clinic_recompute(clinic=clinic)
 
 
+class ClosuresChanged(Exception):
+    """Someone else added one of these closure dates at the same moment: nothing was added."""
+
+
 @transaction.atomic
 def closures_add(*, clinic: Clinic, days: dict[dt.date, str], by=None) -> tuple[int, RecomputeResult]:
-    """Add closure dates (date -> name); dates already closed are kept as they are. Returns how many were new."""
+    """Add closure dates (date -> name); dates already closed are kept as they are. Returns how many were new.
+
+    Two staff adding the same date at once: the clinic's row is locked first, so on PostgreSQL the second
+    waits and then finds the date closed; where rows cannot be locked (SQLite) the unique constraint stops
+    the second insert and ClosuresChanged says so.
+    """
+    Clinic.objects.select_for_update().filter(pk=clinic.pk).exists()
     existing = set(clinic.closures.filter(date__in=list(days)).values_list("date", flat=True))
     new = [ClinicClosure(clinic=clinic, date=day, name=name[:100]) for day, name in sorted(days.items())
            if day not in existing]
-    # bulk_create skips save(): this keeps the audit trail of each new closure all the same.
-    bulk_create_with_history(new, ClinicClosure, default_user=by)
+    try:
+        with transaction.atomic():
+            # bulk_create skips save(): this keeps the audit trail of each new closure all the same.
+            bulk_create_with_history(new, ClinicClosure, default_user=by)
+    except IntegrityError:
+        raise ClosuresChanged from None
     return len(new), clinic_recompute(clinic=clinic)
 
 

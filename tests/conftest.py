@@ -160,6 +160,7 @@ def client_for():
         session = client.session
         # As the sign-in left it, so a first request has no session to write (query counts stay exact).
         session[security.SIGNED_IN_AT] = session[security.LAST_SEEN_AT] = time.time()
+        session[security.USER_AGENT] = ""  # the test client sends none
         session[security.IS_STAFF] = user.is_staff or user.memberships.exists()
         session[security.STAFF_CHECKED_AT] = time.time()
         if session[security.IS_STAFF]:

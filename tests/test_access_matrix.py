@@ -178,3 +178,28 @@ def test_staff_pages_are_404_for_patients_and_caregivers(patient_a, caregiver_a,
         for name in pages:
             assert http.get(reverse(name)).status_code == 404, name
     assert pages
+
+
+def test_every_signed_in_page_is_kept_out_of_caches(world, client_for, time_machine):
+    """Health data must not stay in a shared computer's browser cache or a proxy: private, no-store."""
+    time_machine.move_to(NOW, tick=False)
+    pages = 0
+    failures = []
+    for persona, (user, own, _) in world.items():
+        if user is None or own is None:
+            continue
+        http = client_for(user)
+        for name, params in site_patterns():
+            if name in PUBLIC:
+                continue
+            response = http.get(reverse(name, kwargs=fill_kwargs(params, own)))
+            if response.status_code != 200:
+                continue
+            pages += 1
+            cache_control = {part.strip() for part in response.get("Cache-Control", "").split(",")}
+            if not {"private", "no-store"} <= cache_control:
+                failures.append(f"{persona} GET {name}: Cache-Control {response.get('Cache-Control')!r}")
+    admin_page = client_for(make_user("root", is_staff=True, is_superuser=True)).get(reverse("admin:index"))
+    assert "no-store" in admin_page["Cache-Control"]
+    assert not failures, "\n".join(failures)
+    assert pages > 20

@@ -17,7 +17,7 @@ from django.contrib.auth.models import Permission
 from django.forms.models import model_to_dict
 from django.urls import reverse
 
-from patients.models import AccessEvent, CaregiverAccess, Clinic, Patient, StaffMembership
+from patients.models import AccessEvent, CaregiverAccess, Clinic, Patient, StaffMembership, UserSession
 from schedules.models import CalendarSubscription, ClinicClosure, Hold, RecordedFill, TherapyPlan
 from tests.conftest import TODAY, make_user
 
@@ -67,7 +67,8 @@ def snapshot() -> dict:
     """Every row of every model the admin can reach, and of their histories: what a write would change."""
     state = {}
     for model in apps.get_models():
-        if model._meta.app_label in ("patients", "schedules", "auth") and model is not AccessEvent:
+        # Sessions change with every request (last active): not a write to anyone's records.
+        if model._meta.app_label in ("patients", "schedules", "auth") and model not in (AccessEvent, UserSession):
             state[model._meta.label] = sorted(map(repr, model.objects.values_list()))
     state["access events"] = sorted(map(repr, AccessEvent.objects.exclude(action="view").values_list()))
     state["admin log"] = LogEntry.objects.count()
@@ -127,7 +128,7 @@ def admin_requests(model, obj):
     yield "GET", reverse(f"{info}_history", args=[obj.pk]), None
     history = getattr(model, "history", None)
     if history is not None and hasattr(model_admin, "history_form_view"):
-        version = history.filter(pk=obj.pk).order_by("history_id").first().history_id
+        version = history.filter(**{model._meta.pk.attname: obj.pk}).order_by("history_id").first().history_id
         url = reverse(f"{info}_simple_history", args=[obj.pk, version])
         yield "GET", url, None
         yield "POST", url, form
@@ -232,3 +233,45 @@ def test_a_full_admin_can_still_revert_their_own_clinics_records(clinic_a_record
     assert response.status_code == 302
     patient.refresh_from_db()
     assert patient.name == "Reverted"
+
+
+# Medium: choices, attribution, filters, audit ------------------------------------------------------------------
+
+
+def test_user_choices_list_only_the_clinics_own_people(clinic_a_records, personas, client_for):
+    page = client_for(personas[("b", True)]).get(reverse("admin:patients_caregiveraccess_add"))
+    form = page.context["adminform"].form
+    offered = {u.username for u in form.fields["user"].queryset}
+    assert offered and not offered & {"patient_a", "caregiver_a", "staff_a", "a_admin"}
+    assert "granted_by" not in form.fields  # set by the server, not chosen
+
+
+def test_attribution_is_set_from_the_signed_in_user(clinic_a_records, personas, client_for):
+    admin_a = personas[("a", True)]
+    plan = clinic_a_records.plan
+    client = client_for(admin_a)
+    data = {"plan": plan.pk, "cycle": 3, "attempt": 1, "planned_date": "2026-05-01", "reason": "low platelets",
+            "created_by": personas[("a", False)].pk}
+    assert client.post(reverse("admin:schedules_hold_add"), data).status_code == 302
+    assert Hold.objects.get(cycle=3).created_by == admin_a
+    grant_data = {"patient": clinic_a_records.pk, "user": personas[("a", False)].pk,
+                  "granted_at_0": "2026-03-10", "granted_at_1": "10:00", "granted_by": personas[("a", False)].pk}
+    assert client.post(reverse("admin:patients_caregiveraccess_add"), grant_data).status_code == 302
+    assert CaregiverAccess.objects.get(user=personas[("a", False)]).granted_by == admin_a
+
+
+def test_list_filters_name_only_the_users_own_clinics(clinic_a_records, patient_b, personas, client_for):
+    page = client_for(personas[("b", False)]).get(reverse("admin:patients_patient_changelist"))
+    choices = [c["display"] for spec in page.context["cl"].filter_specs for c in spec.choices(page.context["cl"])]
+    assert "Clinic A" not in choices and "Clinic A" not in page.content.decode()
+
+
+def test_an_admin_look_at_a_patient_is_audited(clinic_a_records, personas, client_for):
+    viewer = personas[("a", False)]
+    client = client_for(viewer)
+    assert client.get(reverse("admin:patients_patient_change", args=[clinic_a_records.pk])).status_code == 200
+    assert client.get(reverse("admin:schedules_therapyplan_change", args=[clinic_a_records.plan.pk])).status_code == 200
+    assert client.get(history_url(clinic_a_records)).status_code == 200
+    events = AccessEvent.objects.filter(patient=clinic_a_records, user=viewer, action=AccessEvent.Action.VIEW)
+    assert sorted(events.values_list("detail", flat=True)) == [
+        "admin:patients_patient_change", "admin:patients_patient_history", "admin:schedules_therapyplan_change"]

@@ -69,7 +69,7 @@ def test_staff_and_caregiver_views_are_logged_but_not_a_patients_own(client_for,
 def test_export_patient_gives_the_full_record_as_json(patient_a, staff_a):
     services.fill_record(plan=patient_a.plan, date=TODAY, infusate="fudr", by=staff_a, note="went well")
     out = StringIO()
-    call_command("export_patient", str(patient_a.public_id), stdout=out)
+    call_command("export_patient", str(patient_a.public_id), operator="staff_a", stdout=out)
     record = json.loads(out.getvalue())
     assert record["patient"]["name"] == "Alice Ames"
     assert record["recorded_fills"][0]["note"] == "went well"
@@ -80,7 +80,45 @@ def test_export_patient_gives_the_full_record_as_json(patient_a, staff_a):
 @pytest.mark.parametrize("bad", ["nope", "00000000-0000-0000-0000-000000000000"])
 def test_export_of_an_unknown_patient_is_a_clear_error(db, bad):
     with pytest.raises(CommandError, match="No patient"):
-        call_command("export_patient", bad)
+        call_command("export_patient", bad, operator="staff_a")
+
+
+def test_an_export_names_who_ran_it(patient_a, staff_a):
+    with pytest.raises(CommandError, match="operator"):
+        call_command("export_patient", str(patient_a.public_id), stdout=StringIO())
+    with pytest.raises(CommandError, match="operator"):
+        call_command("export_patient", str(patient_a.public_id), operator="  ", stdout=StringIO())
+    assert not AccessEvent.objects.filter(action="export").exists()
+    call_command("export_patient", str(patient_a.public_id), operator="staff_a", stdout=StringIO())
+    call_command("export_patient", str(patient_a.public_id), operator="Records office (J. Doe)", stdout=StringIO())
+    events = AccessEvent.objects.filter(patient=patient_a, action="export").order_by("pk")
+    assert [(e.user, e.detail) for e in events] == [
+        (staff_a, "export_patient by staff_a"), (None, "export_patient by Records office (J. Doe)")]
+
+
+def test_an_export_holds_the_whole_access_log(patient_a, staff_a):
+    count = 10_050
+    AccessEvent.objects.bulk_create(
+        AccessEvent(patient=patient_a, user=staff_a, action="view", detail=f"page {n}") for n in range(count))
+    out = StringIO()
+    call_command("export_patient", str(patient_a.public_id), operator="staff_a", stdout=out)
+    log = json.loads(out.getvalue())["access_log"]
+    assert len(log) == count + 1  # and the export itself
+    assert {e["detail"] for e in log} >= {"page 0", f"page {count - 1}"}
+
+
+def test_an_export_lists_the_current_calendar_links(patient_a, frozen):
+    from schedules.models import CalendarSubscription
+
+    CalendarSubscription.objects.create(patient=patient_a, name="Kitchen tablet", token_hash="k" * 64,
+                                        last_fetched_at=frozen)
+    CalendarSubscription.objects.create(patient=patient_a, name="Old phone", token_hash="o" * 64, revoked_at=frozen)
+    out = StringIO()
+    call_command("export_patient", str(patient_a.public_id), operator="staff_a", stdout=out)
+    links = json.loads(out.getvalue())["calendar_links"]
+    assert [(link["name"], link["last_fetched_at"] is not None) for link in links] == [("Kitchen tablet", True)]
+    assert set(links[0]) == {"name", "detail", "created_at", "last_fetched_at"}
+    assert "k" * 64 not in out.getvalue()
 
 
 def test_migrations_reverse_to_zero_and_apply_again(tmp_path):

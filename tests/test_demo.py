@@ -2,7 +2,8 @@
 
 from io import StringIO
 
-from django.core.management import call_command
+import pytest
+from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
 
@@ -12,7 +13,7 @@ from schedules.models import FillKind, RecordedFill, ScheduledFill
 
 def run_demo() -> str:
     out = StringIO()
-    call_command("demo", stdout=out)
+    call_command("demo", allow_production=True, stdout=out)
     return out.getvalue()
 
 
@@ -56,3 +57,16 @@ def test_demo_accounts_sign_in(db, frozen):
             response = client.post(reverse("login"), {"username": username, "password": password})
             assert response.status_code == 302, username
             assert client.get(reverse("home"), follow=True).status_code == 200
+
+
+def test_demo_refuses_to_run_in_production(db, frozen, settings):
+    from patients.models import Clinic
+
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="DEBUG"):
+        call_command("demo", stdout=StringIO())
+    assert not Clinic.objects.exists()
+    settings.DEBUG = True
+    out = StringIO()
+    call_command("demo", stdout=out)
+    assert "Demo clinic loaded" in out.getvalue()

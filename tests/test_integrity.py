@@ -47,3 +47,38 @@ def test_record_numbers_are_unique_within_a_clinic_only(patient_a, clinic_b):
     assert refused(lambda: Patient.objects.create(clinic=patient_a.clinic, name="X", record_number="A-100",
                                                   date_of_birth=dt.date(1960, 1, 1)))
     Patient.objects.create(clinic=clinic_b, name="Y", record_number="A-100", date_of_birth=dt.date(1960, 1, 1))
+
+
+# What an outside probe got into the database (issue 10) -------------------------------------------------------
+
+
+def test_an_unknown_infusate_is_refused(patient_a):
+    from schedules.models import Protocol, ScheduledFill
+
+    plan = patient_a.plan
+    assert refused(lambda: RecordedFill.objects.create(plan=plan, date=TODAY, infusate="bleach"))
+    assert refused(lambda: ScheduledFill.objects.filter(plan=plan).update(infusate="bleach"))
+    assert refused(lambda: Protocol.objects.filter(pk=plan.protocol_id).update(maintenance_infusate="bleach"))
+
+
+@pytest.mark.parametrize("steps", [[], [{"infusate": "fudr", "days": 14}], {}])
+def test_a_protocol_without_a_whole_cycle_is_refused(patient_a, steps):
+    from schedules.models import Protocol
+
+    assert refused(lambda: Protocol.objects.filter(pk=patient_a.plan.protocol_id).update(cycle_steps=steps))
+
+
+def test_a_time_zone_that_does_not_exist_is_refused(clinic_a):
+    from patients.models import Clinic
+
+    assert refused(lambda: Clinic.objects.filter(pk=clinic_a.pk).update(time_zone="Mars/Olympus"))
+    assert refused(lambda: Clinic.objects.filter(pk=clinic_a.pk).update(time_zone=""))
+    Clinic.objects.filter(pk=clinic_a.pk).update(time_zone="Pacific/Chatham")
+
+
+def test_a_hold_of_attempt_zero_is_refused(patient_a):
+    from schedules.models import Hold
+
+    plan = patient_a.plan
+    assert refused(lambda: Hold.objects.create(plan=plan, cycle=1, attempt=0, planned_date=TODAY, reason="x"))
+    assert refused(lambda: Hold.objects.create(plan=plan, cycle=0, attempt=1, planned_date=TODAY, reason="x"))

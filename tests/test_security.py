@@ -18,6 +18,7 @@ from django.test import Client
 from django.urls import reverse
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from patients import two_factor
 from tests.conftest import NOW, PASSWORD, verified_totp_device
@@ -76,10 +77,59 @@ def test_first_sign_in_of_staff_pairs_an_app_and_shows_backup_codes(staff_a):
     assert response.status_code == 302 and response.url.startswith(reverse("two_factor_setup"))
     page = client.get(reverse("two_factor_setup"))
     assert page.status_code == 200 and b"data:image/svg+xml" in page.content
-    device = staff_a.totpdevice_set.get(confirmed=False)
-    done = client.post(reverse("two_factor_setup"), {"code": code_for(device)})
+    done = client.post(reverse("two_factor_setup"), setup_answer(page))
     assert done.status_code == 200 and len(done.context["codes"]) == two_factor.BACKUP_CODE_COUNT
+    assert staff_a.totpdevice_set.get().confirmed
     assert client.get(reverse("staff:dashboard")).status_code == 200
+
+
+def setup_answer(page) -> dict:
+    """What the person does with the set-up page: add the key to their app, then type its current code."""
+    from base64 import b32decode
+
+    device = TOTPDevice(key=b32decode(page.context["secret"]).hex())
+    return {"code": code_for(device), "setup": page.context["setup"]}
+
+
+def test_showing_the_set_up_page_writes_nothing(staff_a):
+    client = signed_in_with_password("staff_a")
+    for _ in range(3):
+        assert client.get(reverse("two_factor_setup")).status_code == 200
+    assert not TOTPDevice.objects.filter(user=staff_a).exists()
+
+
+def test_only_staff_and_admins_set_up_a_second_factor(patient_a, caregiver_a, outsider):
+    for username in ("patient_a", "caregiver_a", "outsider"):
+        client = signed_in_with_password(username)
+        assert client.get(reverse("two_factor_setup")).status_code == 404
+        assert client.post(reverse("two_factor_setup"), {"code": "123456"}).status_code == 404
+    assert not TOTPDevice.objects.exists()
+
+
+def test_a_set_up_key_cannot_be_forged_or_taken_from_someone_else(staff_a, staff_b):
+    other = signed_in_with_password("staff_b")
+    answer = setup_answer(other.get(reverse("two_factor_setup")))
+    client = signed_in_with_password("staff_a")
+    assert client.post(reverse("two_factor_setup"), answer).status_code == 200
+    assert not TOTPDevice.objects.filter(user=staff_a, confirmed=True).exists()
+
+
+def test_the_session_key_changes_after_the_second_factor(staff_a, time_machine):
+    device = verified_totp_device(staff_a)
+    client = signed_in_with_password("staff_a")
+    before = client.session.session_key
+    time_machine.move_to(NOW + dt.timedelta(seconds=5), tick=False)
+    assert client.post(reverse("two_factor_verify"), {"code": code_for(device)}).status_code == 302
+    assert client.session.session_key != before
+    assert client.get(reverse("staff:dashboard")).status_code == 200
+
+
+def test_the_session_key_changes_after_setting_up_the_second_factor(staff_a):
+    client = signed_in_with_password("staff_a")
+    page = client.get(reverse("two_factor_setup"))
+    before = client.session.session_key
+    assert client.post(reverse("two_factor_setup"), setup_answer(page)).status_code == 200
+    assert client.session.session_key != before
 
 
 def test_patients_need_no_second_factor(patient_a):
@@ -108,17 +158,33 @@ def test_staff_are_signed_out_after_30_idle_minutes(staff_a, client_for, time_ma
     response = client.get(reverse("staff:dashboard"))
     assert response.status_code == 302 and response.url.startswith(reverse("login"))
     assert client.get(reverse("staff:dashboard")).url.startswith(reverse("login"))
+    assert "signed out after 30 minutes without activity" in client.get(response.url).content.decode()
 
 
-def test_patients_are_not_signed_out_when_idle_but_no_session_outlives_12_hours(patient_a, client_for, time_machine):
+def test_everyone_is_signed_out_when_idle_and_told_why(patient_a, client_for, time_machine, settings):
+    assert settings.IDLE_TIMEOUT_SECONDS == 2 * 60 * 60 and settings.STAFF_IDLE_TIMEOUT_SECONDS == 30 * 60
     client = client_for(patient_a.user)
-    time_machine.move_to(NOW + dt.timedelta(hours=2), tick=False)
-    still_in = client.get(reverse("home"), follow=True)
-    assert still_in.status_code == 200
-    assert not any(url.startswith(reverse("login")) for url, _ in still_in.redirect_chain)
-    for hours in (4, 6, 8, 10, 12):  # active all day: still ends at 12 hours
+    time_machine.move_to(NOW + dt.timedelta(hours=1, minutes=59), tick=False)
+    assert client.get(reverse("home")).status_code == 200
+    time_machine.move_to(NOW + dt.timedelta(hours=4), tick=False)
+    signed_out = client.get(reverse("home"), follow=True)
+    assert signed_out.redirect_chain[0][0].startswith(reverse("login"))
+    assert "signed out after 2 hours without activity" in signed_out.content.decode()
+
+
+def test_the_idle_timeout_is_configurable(patient_a, client_for, time_machine, settings):
+    settings.IDLE_TIMEOUT_SECONDS = 15 * 60
+    client = client_for(patient_a.user)
+    time_machine.move_to(NOW + dt.timedelta(minutes=16), tick=False)
+    assert "signed out after 15 minutes" in client.get(reverse("home"), follow=True).content.decode()
+
+
+def test_no_session_outlives_12_hours_even_when_active(patient_a, client_for, time_machine):
+    client = client_for(patient_a.user)
+    for hours in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12):  # active all day: still ends at 12 hours
         time_machine.move_to(NOW + dt.timedelta(hours=hours, minutes=1), tick=False)
         response = client.get(reverse("home"))
+        assert (response.status_code == 200) == (hours < 12)
     assert response.status_code == 302 and response.url.startswith(reverse("login"))
 
 
@@ -136,7 +202,8 @@ def test_test_users_are_hashed_with_argon2_too(patient_a):
     assert get_hasher().algorithm == "argon2"
 
 
-@pytest.mark.parametrize("password", ["short-pass1", "password1234", "123456789012"])
+@pytest.mark.parametrize("password", ["short-pass1", "password1234", "123456789012", "Password123!", "Summer2026!!",
+                                      "qwertyuiopas", "Winter2025!!!"])
 def test_weak_passwords_are_refused(password):
     with pytest.raises(ValidationError):
         validate_password(password)
@@ -152,6 +219,19 @@ def test_repeated_failed_sign_ins_are_throttled_with_a_clear_page(patient_a, set
     # Another address is not locked out of the same account.
     other = Client(REMOTE_ADDR="10.9.8.7")
     assert other.post(reverse("login"), {"username": "patient_a", "password": PASSWORD}).status_code == 302
+
+
+def test_a_refused_password_says_why(patient_a, client_for):
+    response = client_for(patient_a.user).post(reverse("password_change"), {
+        "old_password": PASSWORD, "new_password1": "Summer2026!!", "new_password2": "Summer2026!!"})
+    assert response.status_code == 200
+    errors = " ".join(response.context["form"].errors["new_password2"])
+    assert "too guessable" in errors and "would take an offline attacker" in errors, errors
+
+
+@pytest.mark.parametrize("password", ["correct-horse-battery-staple", "tulip-window-88-harbor", "Infusion!Day42"])
+def test_strong_passwords_are_accepted(password):
+    validate_password(password)
 
 
 # Deployment settings -------------------------------------------------------------------------------------
@@ -235,3 +315,20 @@ def test_secret_links_never_reach_the_logs():
     reset = logging.LogRecord("x", logging.ERROR, __file__, 1, "GET /accounts/reset/MQ/abc-123def/ 500", (), None)
     RedactSecretsFilter().filter(reset)
     assert "abc-123def" not in reset.getMessage()
+
+
+def test_no_email_backend_prints_a_sign_in_link(patient_a, capsys, settings):
+    """The console backend (development, or production when explicitly chosen) prints emails without links."""
+    from django.core import mail
+
+    from patients import services
+
+    settings.EMAIL_BACKEND = "pumpcare.mail.RedactingConsoleBackend"
+    services.set_password_email_send(user=patient_a.user, base_url="https://pumpcare.example.org",
+                                     template="staff_patient_invite")
+    mail.send_mail("Your calendar", "Add https://pumpcare.example.org/feeds/s3cr3tT0ken.ics", None, ["a@example.com"])
+    printed = capsys.readouterr().out
+    assert "/accounts/reset/[redacted]/" in printed
+    assert "s3cr3tT0ken" not in printed
+    uid_and_token = printed.count("/accounts/reset/") - printed.count("/accounts/reset/[redacted]/")
+    assert uid_and_token == 0

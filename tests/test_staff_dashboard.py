@@ -108,7 +108,7 @@ def test_the_demo_nurse_gets_a_working_dashboard(client_for, db, frozen):
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
 
-    call_command("demo", stdout=StringIO())
+    call_command("demo", allow_production=True, stdout=StringIO())
     nurse = get_user_model().objects.get(username="nurse")
     response = client_for(nurse).get(DASHBOARD)
     assert response.status_code == 200

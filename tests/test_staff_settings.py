@@ -149,3 +149,34 @@ def test_checklist(client_for, staff_a, staff_b, clinic_a, clinic_b, patient_a, 
     assert ClinicClosure.objects.count() == 2
     assert client_for(staff_b).post(settings_url(clinic_a), {"clinic-open_days": ["0"]}).status_code == 404
     assert Clinic.objects.get(pk=clinic_a.pk).open_weekdays == "01234"
+
+
+def test_two_staff_adding_the_same_closure_at_once_one_wins_the_other_is_told(client_for, staff_a, clinic_a,
+                                                                               patient_a):
+    """The other nurse's closure is committed between this request's read and its insert (issue 10)."""
+    from unittest import mock
+
+    from schedules import services
+
+    day = TODAY + dt.timedelta(days=9)
+    real_insert = services.bulk_create_with_history
+
+    def the_other_nurse_first(objs, model, **kwargs):
+        ClinicClosure.objects.create(clinic=clinic_a, date=day, name="Added by the other nurse")
+        return real_insert(objs, model, **kwargs)
+
+    url = reverse("staff:closures_add", args=[clinic_a.pk])
+    with mock.patch.object(services, "bulk_create_with_history", the_other_nurse_first):
+        response = client_for(staff_a).post(url, {"closures-lines": f"{day:%Y-%m-%d} Staff day"}, follow=True)
+    assert response.status_code == 200
+    assert any("at the same moment" in m for m in messages_of(response))
+    # (Here the other nurse's row goes with the rolled-back attempt; in production it was committed first.)
+    assert not ClinicClosure.objects.filter(name="Staff day").exists()
+
+
+def test_a_closure_added_meanwhile_is_named_as_already_closed(client_for, staff_a, clinic_a, patient_a):
+    day = TODAY + dt.timedelta(days=9)
+    ClinicClosure.objects.create(clinic=clinic_a, date=day, name="Added by the other nurse")
+    url = reverse("staff:closures_add", args=[clinic_a.pk])
+    response = client_for(staff_a).post(url, {"closures-lines": f"{day:%Y-%m-%d} Staff day"}, follow=True)
+    assert any("1 was already closed" in m for m in messages_of(response))

@@ -15,7 +15,7 @@ from tests.e2e.conftest import assert_accessible, screenshot, sign_in
 
 
 def test_a_caregiver_changes_their_email_choices(page, transactional_db, frozen):
-    call_command("demo", stdout=StringIO())
+    call_command("demo", allow_production=True, stdout=StringIO())
     username, password, *_ = ACCOUNTS["caregiver"]
     grant = CaregiverAccess.objects.select_related("patient", "user").get(user__username=username)
     sign_in(page, username, password)
@@ -36,7 +36,7 @@ def test_a_caregiver_changes_their_email_choices(page, transactional_db, frozen)
 
 
 def test_a_patient_unsubscribes_with_one_click_from_the_email(page, transactional_db, frozen, live_server, settings):
-    call_command("demo", stdout=StringIO())
+    call_command("demo", allow_production=True, stdout=StringIO())
     settings.SITE_URL = live_server.url
     patient = Patient.objects.get(user__username=ACCOUNTS["patient"][0])
     plan = patient.plan

@@ -17,7 +17,7 @@ from tests.e2e.conftest import DESKTOP, PHONE, assert_accessible, screenshot, si
 
 @pytest.fixture
 def demo(transactional_db, frozen):
-    call_command("demo", stdout=StringIO())
+    call_command("demo", allow_production=True, stdout=StringIO())
     return Patient.objects.select_related("clinic").get(user__username=ACCOUNTS["patient"][0])
 
 

@@ -52,7 +52,7 @@ def assert_header_inside_its_bar(page) -> None:
 
 
 def test_patient_header_keeps_sign_out_in_the_dark_bar(narrow_page, transactional_db, frozen):
-    call_command("demo", stdout=StringIO())
+    call_command("demo", allow_production=True, stdout=StringIO())
     sign_in(narrow_page, *ACCOUNTS["patient"][:2])
     assert_header_inside_its_bar(narrow_page)
     assert_accessible(narrow_page)

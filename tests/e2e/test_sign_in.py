@@ -9,7 +9,7 @@ from tests.e2e.conftest import assert_accessible, screenshot, sign_in
 
 
 def test_demo_patient_signs_in_on_a_phone(page, transactional_db, frozen):
-    call_command("demo", stdout=StringIO())
+    call_command("demo", allow_production=True, stdout=StringIO())
     page.goto("/")
     assert "/accounts/login/" in page.url
     assert_accessible(page)
@@ -22,7 +22,7 @@ def test_demo_patient_signs_in_on_a_phone(page, transactional_db, frozen):
 
 
 def test_wrong_password_says_so(page, transactional_db, frozen):
-    call_command("demo", stdout=StringIO())
+    call_command("demo", allow_production=True, stdout=StringIO())
     sign_in(page, "patient", "not-the-password")
     assert "/accounts/login/" in page.url
     assert page.get_by_text("correct username and password").is_visible()

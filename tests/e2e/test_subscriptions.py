@@ -10,7 +10,7 @@ from tests.e2e.conftest import assert_accessible, screenshot, sign_in
 
 
 def test_patient_makes_a_calendar_link(page, transactional_db, frozen):
-    call_command("demo", stdout=StringIO())
+    call_command("demo", allow_production=True, stdout=StringIO())
     patient = Patient.objects.get(user__username=ACCOUNTS["patient"][0])
     username, password, *_ = ACCOUNTS["patient"]
     sign_in(page, username, password)

@@ -5,6 +5,7 @@ import datetime as dt
 from django.urls import reverse
 
 from notices.models import Notice, Preference
+from patients.models import Preferences as PersonPreferences
 from schedules import services
 from tests.notices.conftest import DRUG_WORDS, settle, walk
 from tests.notices.smtp_server import html_part, text_part
@@ -82,3 +83,15 @@ def test_no_email_leaves_the_patient_to_be_called(smtp, carla, clinic_a, staff_a
     assert [m["To"] for m in smtp.inbox.messages] == ["dan@example.com"]
     page = client_for(staff_a).get(reverse("notices:patient", args=[carla.public_id])).content.decode()
     assert "No email: call" in page
+
+
+def test_each_reader_gets_their_own_language(smtp, carla, time_machine):
+    PersonPreferences.objects.create(user=carla.user, language="es")
+    settle(time_machine)
+    walk(time_machine, dt.datetime(2026, 3, 14, 13, 0, tzinfo=UTC))
+    [carlas] = smtp.inbox.to("carla@example.com")
+    assert carlas["Subject"].strip() == "Recordatorio: visita a la clínica el lunes 16 de marzo"
+    assert "Su visita a la clínica es el lunes 16 de marzo." in text_part(carlas)
+    assert '<html lang="es">' in html_part(carlas)
+    [dans] = smtp.inbox.to("dan@example.com")  # Dan never chose: the site's language
+    assert dans["Subject"] == "Reminder: clinic visit on Monday 16 March"

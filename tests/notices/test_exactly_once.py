@@ -53,7 +53,7 @@ def worker_env(server: SMTPServer, **extra) -> dict:
     return {
         **os.environ, "DEBUG": "1", "DATABASE_URL": url, "SITE_URL": "https://pumpcare.example.org",
         "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend", "EMAIL_HOST": "127.0.0.1",
-        "EMAIL_PORT": str(server.port), "LOG_LEVEL": "WARNING", **extra,
+        "EMAIL_PORT": str(server.port), "EMAIL_USE_TLS": "0", "LOG_LEVEL": "WARNING", **extra,
     }
 
 
@@ -134,6 +134,7 @@ def test_the_mail_server_down_then_up_delivers_every_notice_once(settings, time_
     server = SMTPServer()  # not started yet: connections are refused
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
+    settings.EMAIL_USE_TLS = False  # the test server speaks plain SMTP (production defaults to STARTTLS)
     due_notices(50)
     assert delivery.send_due(limit=100) == 50
     assert set(Notice.objects.values_list("status", "attempts")) == {("pending", 1)}

@@ -4,8 +4,9 @@ import datetime as dt
 from decimal import Decimal
 
 import holidays
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -26,7 +27,18 @@ ACCOUNTS = {
 class Command(BaseCommand):
     help = "Create the demo clinic, its patients at every stage of therapy, and the demo accounts."
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--allow-production", action="store_true",
+            help="Load the demo even with DEBUG off (its accounts have published passwords).",
+        )
+
+    def handle(self, *args, allow_production=False, **options):
+        if not settings.DEBUG and not allow_production:
+            raise CommandError(
+                "The demo creates a staff account whose password is published: it runs only with DEBUG on "
+                "(make run), or with --allow-production if this site is really a demo."
+            )
         if Clinic.objects.filter(name=CLINIC_NAME).exists():
             self.stdout.write("Demo clinic already loaded; nothing changed.")
         else:

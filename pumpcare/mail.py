@@ -1,0 +1,19 @@
+"""Email for development: printed to the console, with secret links (password reset, invitations, feeds) cut out.
+
+Whoever can read the server's output must not be able to sign in as a patient from it.
+"""
+
+import copy
+
+from django.core.mail.backends.console import EmailBackend
+
+from pumpcare.logging import redact
+
+
+class RedactingConsoleBackend(EmailBackend):
+    def write_message(self, message):
+        # Redact the text before it is encoded: a quoted-printable line break could split a link past a pattern.
+        shown = copy.copy(message)
+        shown.body = redact(message.body)
+        shown.alternatives = [(redact(content), *rest) for content, *rest in getattr(message, "alternatives", [])]
+        super().write_message(shown)
