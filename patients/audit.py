@@ -3,12 +3,16 @@
 Changes are kept by django-simple-history on each model; views and feed fetches are AccessEvents.
 """
 
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
 
-from django.db.models import F, Value
+from django.contrib.auth import get_user_model
+from django.db.models import F, Model, QuerySet, Value
 from django.db.models.functions import Greatest
-from django.utils import timezone
+from django.utils import dateformat, timezone
 
 from patients.models import AccessEvent, Patient
 
@@ -34,12 +38,12 @@ def feed_detail(subscription) -> str:
     return f"{subscription.name[:60]} ({subscription.public_id})"
 
 
-def record_feed_fetches(*, patient_id: int, detail: str, count: int = 1, at: datetime | None = None) -> None:
+def record_feed_fetches(*, patient_id: int, detail: str, count: int = 1, at: dt.datetime | None = None) -> None:
     """Calendar apps fetched one link `count` times, the last at `at`: one row per link per (UTC) day, counted."""
     at = at or timezone.now()
-    day = at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    day = at.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     updated = AccessEvent.objects.filter(
-        patient_id=patient_id, action=AccessEvent.Action.FEED, detail=detail, at__gte=day, at__lt=day + timedelta(1)
+        patient_id=patient_id, action=AccessEvent.Action.FEED, detail=detail, at__gte=day, at__lt=day + dt.timedelta(1)
     ).update(count=F("count") + count, at=Greatest("at", Value(at)))
     if not updated:
         AccessEvent.objects.create(
@@ -49,24 +53,50 @@ def record_feed_fetches(*, patient_id: int, detail: str, count: int = 1, at: dat
 
 @dataclass(frozen=True)
 class Change:
-    at: datetime
+    at: dt.datetime
     who: str
     what: str  # "Recorded fill", "Therapy plan", ...
     kind: str  # created / changed / deleted
     fields: tuple[tuple[str, str, str], ...]  # (field label, before, after)
 
 
-def _display(record, field) -> str:
+@dataclass(frozen=True)
+class Ref:
+    """A foreign key's value in a change, named in words once every change is read (see name_references)."""
+
+    model: type[Model]
+    pk: Any
+
+
+# How a related object is named on the history page: the model, the relations to fetch with it, and its words.
+Describe = dict[type[Model], tuple[tuple[str, ...], Callable[[Any], str]]]
+
+
+def person_name(user) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+def _display(record, field) -> str | Ref:
     value = getattr(record, field.attname)
     if value is None or value == "":
         return "—"
+    if field.many_to_one:
+        return Ref(field.related_model, value)
     if field.choices:
         return str(dict(field.flatchoices).get(value, value))
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dt.datetime):
+        return dateformat.format(timezone.localtime(value), "D j M Y, H:i")
+    if isinstance(value, dt.date):
+        return dateformat.format(value, "D j M Y")  # the one date style people read everywhere
     return str(value)
 
 
 def changes_of(history_qs, label: str) -> list[Change]:
-    """Each historical record against the one before it for the same object: one query per model."""
+    """Each historical record against the one before it for the same object: one query per model.
+
+    Foreign keys come back as Refs: pass the changes through name_references before showing them."""
     records = list(history_qs.select_related("history_user").order_by("id", "history_date", "history_id"))
     if not records:
         return []
@@ -87,10 +117,43 @@ def changes_of(history_qs, label: str) -> list[Change]:
                 if getattr(before, f.attname) != getattr(record, f.attname)
             ]
         previous_by_object[record.id] = record
-        who = record.history_user.get_username() if record.history_user else "system"
+        who = person_name(record.history_user) if record.history_user else "system"
         changes.append(Change(record.history_date, who, label, kind, tuple(diff)))
     return changes
 
 
+def name_references(changes: list[Change], describe: Describe | None = None) -> list[Change]:
+    """Replace every Ref ("Plan: 1", "Created by: 1") by words: one query per related model, not per change.
+
+    People are named by their full name; other objects by `describe`, else by their own str()."""
+    describe = {get_user_model(): ((), person_name), **(describe or {})}
+    wanted = defaultdict(set)
+    for change in changes:
+        for _label, before, after in change.fields:
+            for value in (before, after):
+                if isinstance(value, Ref):
+                    wanted[value.model].add(value.pk)
+    names = {}
+    for model, pks in wanted.items():
+        related, words = describe.get(model, ((), str))
+        for obj in model._base_manager.select_related(*related).filter(pk__in=pks):
+            names[model, obj.pk] = words(obj)
+
+    def word(value):
+        if not isinstance(value, Ref):
+            return value
+        return names.get((value.model, value.pk), f"a removed {value.model._meta.verbose_name}")
+
+    return [
+        replace(change, fields=tuple((label, word(before), word(after)) for label, before, after in change.fields))
+        for change in changes
+    ]
+
+
 def patient_access_events(patient: Patient, limit: int = 200):
-    return list(AccessEvent.objects.filter(patient=patient).select_related("user")[:limit])
+    return list(access_events_of(patient)[:limit])
+
+
+def access_events_of(patient: Patient) -> QuerySet[AccessEvent]:
+    """Every look at the patient's record, newest first: the history page shows it a page at a time."""
+    return AccessEvent.objects.filter(patient=patient).select_related("user").order_by("-at", "-id")

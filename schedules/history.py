@@ -1,8 +1,11 @@
 """Every change to one patient's record, across the therapy's models, for the history page and the export."""
 
-from patients.audit import Change, changes_of
+from patients.audit import Change, changes_of, name_references
 from patients.models import CaregiverAccess, Patient
 from schedules.models import CalendarSubscription, Hold, RecordedFill, TherapyPlan
+
+# A fill or hold belongs to a plan: the nurse knows the plan by its protocol ("Standard FUDR"), not its number.
+DESCRIBE = {TherapyPlan: (("protocol",), lambda plan: plan.protocol.name)}
 
 
 def patient_changes(patient: Patient) -> list[Change]:
@@ -16,4 +19,4 @@ def patient_changes(patient: Patient) -> list[Change]:
         *changes_of(CaregiverAccess.history.filter(patient_id=patient.pk), "Caregiver access"),
         *changes_of(CalendarSubscription.history.filter(patient_id=patient.pk), "Calendar link"),
     ]
-    return sorted(changes, key=lambda c: c.at, reverse=True)
+    return name_references(sorted(changes, key=lambda c: c.at, reverse=True), DESCRIBE)
