@@ -817,3 +817,12 @@ def test_the_rate_limit_holds_with_redis(client, redis_cache, discreet, detailed
         assert fetch(client, discreet[1]).status_code == 200
     assert fetch(client, discreet[1]).status_code == 429
     assert fetch(client, detailed[1]).status_code == 200
+
+
+def test_the_history_page_says_how_often_a_link_was_fetched(client, client_for, redis_cache, discreet, patient_a,
+                                                             staff_a):
+    for _ in range(3):
+        fetch(client, discreet[1])
+    fetchlog.flush()
+    page = client_for(staff_a).get(reverse("patient_history", args=[patient_a.public_id])).content.decode()
+    assert "A calendar app fetched the calendar link “Phone”, 3 times that day" in page
