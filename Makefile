@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint chromium gettext messages venv js
+.PHONY: run test lint chromium gettext messages venv js serve release
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,22 @@ run: venv
 	trap 'kill $$WORKER 2>/dev/null' EXIT INT TERM; \
 	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
+# Production, on one machine (see the README's "Production"): the release steps, then the background worker
+# and gunicorn together; Ctrl-C or SIGTERM stops both, the worker after its unit of work under way.
+# Set SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL (and REDIS_URL) first. The Procfile runs the same steps.
+BIND ?= 127.0.0.1:8000
+WEB_CONCURRENCY ?= 3
+
+release: venv
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	$(PY) manage.py check --deploy --fail-level WARNING
+	$(PY) manage.py migrate --noinput
+
+serve: release
+	$(PY) manage.py worker --loop & worker=$$!; \
+	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT; \
+	$(VENV)/bin/gunicorn pumpcare.wsgi --bind $(BIND) --workers $(WEB_CONCURRENCY) --timeout 30 --graceful-timeout 20
+
 # Browser tests drive Debian's Chromium (Playwright's own browser download cannot work here).
 chromium:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
@@ -39,7 +55,7 @@ gettext:
 # After changing any user-facing text: update locale/es/LC_MESSAGES/django.po, translate the new
 # entries, then `make messages` again to compile the .mo (committed, so a fresh clone needs no gettext).
 messages: venv gettext
-	DEBUG=1 $(PY) manage.py makemessages --locale es --no-obsolete --no-location --ignore .venv --ignore 'test-artifacts' --ignore staticfiles
+	DEBUG=1 $(PY) manage.py makemessages --locale es --no-obsolete --no-location --ignore .venv --ignore test-artifacts --ignore staticfiles --ignore tests
 	DEBUG=1 $(PY) manage.py compilemessages --locale es --ignore .venv
 
 test: venv chromium gettext js

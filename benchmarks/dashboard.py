@@ -2,6 +2,9 @@
 
     .venv/bin/python benchmarks/dashboard.py [--patients 10000] [--requests 9]
 
+For the whole set of clinic-scale targets (clinic-wide recompute against the engine, recording a fill, the
+dashboard and the search, on PostgreSQL too) see benchmarks/clinic_scale.py.
+
 Prints how many queries the dashboard runs and its response time (median of several requests). The
 database lives in a temporary folder and is deleted afterwards; nothing touches pumpcare.sqlite3.
 A script that prints numbers, not a timed test: timings depend on the machine.
@@ -20,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def configure(database: Path) -> None:
-    os.environ["DATABASE_URL"] = f"sqlite:///{database}"
+def configure(database_url: str) -> None:
+    os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("SECRET_KEY", "benchmark-only-" + "x" * 40)
     os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
     os.environ.setdefault("SECURE_COOKIES", "0")
@@ -39,6 +42,7 @@ def build_clinic(patients: int):
     from django.core.management import call_command
     from django.db import transaction
 
+    from patients import search
     from patients.models import Clinic, Patient, StaffMembership
     from schedules import services
     from schedules.models import ClinicClosure, Protocol, RecordedFill, TherapyPlan
@@ -66,6 +70,7 @@ def build_clinic(patients: int):
                 clinic=clinic,
                 name=f"Patient {i:05}",
                 record_number=f"B-{i:05}",
+                search_text=search.patient_text(f"Patient {i:05}", f"B-{i:05}"),
                 date_of_birth=dt.date(1950 + i % 30, 1 + i % 12, 1 + i % 28),
                 pump_reservoir_ml=20 if i % 50 == 0 else 30,  # a few small pumps: capacity warnings
             )
@@ -149,7 +154,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=9)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        configure(Path(folder) / "benchmark.sqlite3")
+        configure(f"sqlite:///{Path(folder) / 'benchmark.sqlite3'}")
         from django.test.utils import setup_test_environment
         from django.urls import reverse
 

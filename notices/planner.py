@@ -17,7 +17,7 @@ import logging
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q, Subquery
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from notices.followers import followers_of
@@ -35,6 +35,7 @@ SEND_HOUR = 9  # reminders and overdue notices: 09:00 in the clinic's zone
 REMINDER_GRACE = dt.timedelta(hours=3)
 DAILY_PASS_SECONDS = 600
 LOOKBACK = dt.timedelta(days=2)
+PLANS_PER_TRANSACTION = 50
 DAY_STARTS, DAY_ENDS = 8, 20  # change notices wait for the morning outside 08:00-20:00 local
 
 
@@ -86,30 +87,44 @@ def _watch_range(now: dt.datetime) -> tuple[dt.date, dt.date]:
 
 
 def changed_plans(*, now: dt.datetime, limit: int) -> list[int]:
-    """Plans with a fill the planner has not seen in its current revision, quiet for the last few minutes."""
+    """Plans with a fill the planner has not seen in its current revision, quiet for the last few minutes.
+
+    Two narrow questions rather than one over the whole projection (this runs at every worker turn): upcoming
+    fills not watched yet (the partial index of planned fills by date), and fills changed lately whose watch
+    has another revision.
+    """
     quiet_since = now - dt.timedelta(minutes=settings.NOTICES_QUIET_MINUTES)
     earliest, latest = _watch_range(now)
     watch = FillWatch.objects.filter(plan=OuterRef("plan"), sequence=OuterRef("sequence"))
-    busy = ScheduledFill.objects.filter(plan=OuterRef("plan"), changed_at__gt=quiet_since)
-    rows = (
-        ScheduledFill.objects.exclude(kind=FillKind.IMPLANT)
-        .filter(_stale_filter())
-        .annotate(seen_revision=Subquery(watch.values("revision")[:1]))
-        .filter(
-            Q(seen_revision__isnull=True, active=True, recorded=False, date__range=(earliest, latest))
-            # Changed lately: the planner runs every few seconds, so older changes were seen already (unless it
-            # was down for longer than LOOKBACK), and the whole projection is not compared at every turn.
-            | (Q(changed_at__gte=now - LOOKBACK, seen_revision__isnull=False) & ~Q(seen_revision=F("revision")))
-        )
-        .exclude(Exists(busy))
+    rows = ScheduledFill.objects.exclude(kind=FillKind.IMPLANT).filter(_stale_filter())
+    unseen = rows.filter(active=True, recorded=False, date__range=(earliest, latest)).exclude(Exists(watch))
+    # Changed lately: older changes were seen already, unless the planner was down for longer than LOOKBACK.
+    changed = rows.filter(changed_at__gte=now - LOOKBACK).filter(Exists(watch.exclude(revision=OuterRef("revision"))))
+    candidates = sorted(
+        set(unseen.values_list("plan_id", flat=True).distinct())
+        | set(changed.values_list("plan_id", flat=True).distinct())
     )
-    return list(rows.order_by("plan_id").values_list("plan_id", flat=True).distinct()[:limit])
+    ready: list[int] = []
+    for start in range(0, len(candidates), 500):
+        chunk = candidates[start : start + 500]
+        busy = set(
+            ScheduledFill.objects.filter(plan_id__in=chunk, changed_at__gt=quiet_since)
+            .values_list("plan_id", flat=True)
+        )
+        ready += [plan_id for plan_id in chunk if plan_id not in busy]
+        if len(ready) >= limit:
+            break
+    return ready[:limit]
 
 
 def plan_changes(*, limit: int, now: dt.datetime) -> int:
     made = 0
-    for plan_id in changed_plans(now=now, limit=limit):
-        made += _plan_changes_of(plan_id, now=now)
+    plan_ids = changed_plans(now=now, limit=limit)
+    # A few dozen plans per transaction: one commit (an fsync) per plan would dominate a clinic-wide change.
+    for start in range(0, len(plan_ids), PLANS_PER_TRANSACTION):
+        with transaction.atomic():
+            for plan_id in plan_ids[start : start + PLANS_PER_TRANSACTION]:
+                made += _plan_changes_of(plan_id, now=now)
     FillWatch.objects.filter(date__lt=(now - dt.timedelta(days=7)).date()).delete()
     return made
 
@@ -161,14 +176,14 @@ def _plan_changes_of(plan_id: int, *, now: dt.datetime) -> int:
     window_end = today + dt.timedelta(days=CHANGE_WINDOW_DAYS)
     earliest, latest = _watch_range(now)
     closed = _closed_days(clinic, {w.date for w in watches.values()})
-    lines, first = [], None
+    lines, first, new_watches = [], None, []
     stale_reminders = Q(pk__in=[])
     for row in rows:
         watch = watches.get(row.sequence)
         if watch is None:
             if row.active and not row.recorded and earliest <= row.date <= latest:
-                FillWatch.objects.create(plan=plan, sequence=row.sequence, date=row.date, held=row.held,
-                                         active=True, revision=row.revision)
+                new_watches.append(FillWatch(plan=plan, sequence=row.sequence, date=row.date, held=row.held,
+                                             active=True, revision=row.revision))
             continue
         if watch.revision == row.revision:
             continue
@@ -194,6 +209,7 @@ def _plan_changes_of(plan_id: int, *, now: dt.datetime) -> int:
             watch.save()
         else:
             watch.delete()
+    FillWatch.objects.bulk_create(new_watches)
     # A reminder for a date the fill left, or a fill that no longer happens, is never sent.
     Notice.objects.filter(stale_reminders, plan=plan, kind__in=[Notice.Kind.REMINDER, Notice.Kind.OVERDUE],
                           status=Notice.Status.PENDING).update(status=Notice.Status.CANCELLED)

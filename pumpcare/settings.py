@@ -68,8 +68,22 @@ try:
 except ValueError as exc:
     raise ImproperlyConfigured(f"DATABASE_URL is not a database URL we understand: {exc}") from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Wait for a writer rather than fail at once with "database is locked".
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # The embedded default, for one clinic: concurrent writes wait their turn instead of failing with
+    # "database is locked". WAL lets readers go on while one writer writes; IMMEDIATE takes the write lock
+    # when a transaction begins, so SQLite never has to refuse a reader that later wants to write (which
+    # the busy timeout cannot wait out); the timeout is how long a writer waits for the lock (seconds).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": env_int("SQLITE_BUSY_TIMEOUT", 20),
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # PostgreSQL's JIT compiles queries whose estimated cost is high, such as the dashboard's over a large
+    # clinic: seconds of compiling for a query that runs in milliseconds. Pages want short queries.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
 
 # The cache holds rate-limit counters and calendar feed answers: shared between processes through Redis in
 # production. Short timeouts: a Redis that hangs must slow a feed down by a fraction of a second, not stop it.
@@ -79,6 +93,8 @@ if os.environ.get("REDIS_URL"):
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": os.environ["REDIS_URL"],
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+            # Several sites (or test runs) can share one Redis database without sharing counters.
+            "KEY_PREFIX": os.environ.get("REDIS_KEY_PREFIX", "pumpcare"),
         }
     }
 else:
@@ -104,6 +120,8 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "axes",
     "csp",
+    # Installed only for its translations: the password advice it gives, in the person's language.
+    "django_zxcvbn_password_validator",
     # The project's apps, lowest layer first (see the README's Layout).
     "patients",
     "schedules",
@@ -111,7 +129,7 @@ INSTALLED_APPS = [
     "portal",
     "feeds",
     "notices",
-    "pumpcare",  # last: its management commands (worker) run every app's units
+    "pumpcare",  # last: its management commands (worker, prune) run every app's units
 ]
 
 MIDDLEWARE = [
@@ -224,7 +242,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -263,6 +281,12 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "PumpCare <no-reply@pumpcare.example>")
+
+# Retention (manage.py prune): calendar-feed fetches a year, other access events (views, exports) six years,
+# cancelled planned fills 90 days after they were cancelled and their date passed.
+FEED_LOG_RETENTION_DAYS = env_int("FEED_LOG_RETENTION_DAYS", 365)
+ACCESS_LOG_RETENTION_DAYS = env_int("ACCESS_LOG_RETENTION_DAYS", 6 * 365)
+INACTIVE_FILL_RETENTION_DAYS = env_int("INACTIVE_FILL_RETENTION_DAYS", 90)
 
 # Notices (notices/): links in emails point here; the planner waits this long after the last change of a
 # patient's schedule (a nurse's several fixes make one notice); the sender's claim on a notice lasts this long

@@ -4,6 +4,7 @@ import datetime as dt
 
 from django.db.models import QuerySet
 
+from patients import search as patient_search
 from patients.models import Clinic, Patient
 from schedules.models import FillKind, ScheduledFill, TherapyPlan
 
@@ -62,37 +63,106 @@ def dashboard_counts(*, clinic: Clinic, today: dt.date) -> dict[str, int]:
     )
 
 
+def dashboard_due(*, clinic: Clinic, today: dt.date, limit: int = DASHBOARD_ROWS) -> dict:
+    """The dashboard's three lists (overdue, due today, next 7 days) and their full counts, in one query.
+
+    Each planned refill up to a week ahead is put in its section and numbered within it (a window function),
+    and only the first `limit` of each section are fetched; the section's size comes along as another
+    window, so the counts need no query of their own. An empty section has no rows and counts 0.
+    (The warnings stay a query of their own: their flow check is a subquery per row, which the early LIMIT
+    of dashboard_warnings keeps short, and which the windows here would run for every row.)
+    """
+    from django.db.models import Case, Count, F, IntegerField, Value, When, Window
+    from django.db.models.functions import RowNumber
+
+    sections = ("overdue", "today", "week")
+    section = Case(
+        When(date__lt=today, then=Value(0)), When(date=today, then=Value(1)), default=Value(2),
+        output_field=IntegerField(),
+    )
+    rows = (
+        planned_fills()
+        .filter(clinic=clinic, date__lte=today + dt.timedelta(days=7))
+        .annotate(
+            section=section,
+            position=Window(RowNumber(), partition_by=[section],
+                            order_by=[F("date"), F("plan__patient__name"), F("sequence")]),
+            section_size=Window(Count("pk"), partition_by=[section]),
+        )
+        .filter(position__lte=limit)
+        .order_by("date", "plan__patient__name", "sequence")
+    )
+    lists: dict[str, list[ScheduledFill]] = {name: [] for name in sections}
+    counts = dict.fromkeys(sections, 0)
+    for row in rows:
+        name = sections[row.section]
+        lists[name].append(row)
+        counts[name] = row.section_size
+    return {"counts": counts, **lists}
+
+
+def _deviating_flow():
+    """The measured flow of the fill before, when it was out of tolerance (found by its (plan, sequence) key)."""
+    from django.db.models import OuterRef, Subquery
+
+    measured = ScheduledFill.objects.filter(
+        plan=OuterRef("plan"), sequence=OuterRef("sequence") - 1, recorded=True, flow_deviation=True
+    ).values("measured_flow_ml_per_day")[:1]
+    return Subquery(measured)
+
+
+def _warning_condition():
+    from django.db.models import Q
+
+    return Q(capacity_warning=True) | Q(closed_day=True) | Q(deviating_flow__isnull=False)
+
+
 def dashboard_warnings(*, clinic: Clinic, today: dt.date, limit: int = DASHBOARD_ROWS) -> list[ScheduledFill]:
     """Planned refills staff must look at, four weeks either side of today: the phase it starts outlasts the
     pump (S11), it is stuck on a closed day (S7), or the fill before it measured a flow out of tolerance (S12,
-    as ``deviating_flow``: shown on the visit where staff can act on it).
+    as ``deviating_flow``: shown on the visit where staff can act on it). The dashboard gets them with its
+    other lists (dashboard_due); this is the same list alone.
 
     One query over the partial (clinic, date) index of planned fills; the measured flow is looked up by the
     (plan, sequence) key of the fill before, rather than by scanning every recorded fill of the clinic.
     """
-    from django.db.models import F, OuterRef, Q, Subquery
+    from django.db.models import F
 
     window = (today - dt.timedelta(days=WARNING_WINDOW_DAYS), today + dt.timedelta(days=WARNING_WINDOW_DAYS))
-    measured = ScheduledFill.objects.filter(
-        plan=OuterRef("plan"), sequence=OuterRef("sequence") - 1, recorded=True, flow_deviation=True
-    ).values("measured_flow_ml_per_day")[:1]
     return list(
         planned_fills()
         .filter(clinic=clinic, date__range=window)
-        .annotate(deviating_flow=Subquery(measured))
-        .filter(Q(capacity_warning=True) | Q(closed_day=True) | Q(deviating_flow__isnull=False))
+        .annotate(deviating_flow=_deviating_flow())
+        .filter(_warning_condition())
         .order_by("date", "plan__patient__name", F("sequence"))[:limit]
     )
 
 
+def with_plans_updating(clinics: QuerySet[Clinic]) -> QuerySet[Clinic]:
+    """The clinics, each with ``updating``: how many of its plans wait for the background recompute (in the same
+    query, from the partial index of out-of-date plans)."""
+    from django.db.models import Count, F, IntegerField, OuterRef, Subquery, Value
+    from django.db.models.functions import Coalesce
+
+    stale = (
+        TherapyPlan.objects.filter(patient__clinic=OuterRef("pk"), projected_version__lt=F("inputs_version"))
+        .order_by()
+        .values("patient__clinic")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return clinics.annotate(updating=Coalesce(Subquery(stale, output_field=IntegerField()), Value(0)))
+
+
 def patients_with_next_fill(*, clinic: Clinic, search: str = "") -> QuerySet[Patient]:
     """The clinic's patients (optionally matching a name or record number), each with its next refill date."""
-    from django.db.models import OuterRef, Q, Subquery
+    from django.db.models import OuterRef, Subquery
 
     next_fill = planned_fills().filter(plan__patient=OuterRef("pk")).order_by("date")
     patients = Patient.objects.filter(clinic=clinic)
-    if search:
-        patients = patients.filter(Q(name__icontains=search) | Q(record_number__icontains=search))
+    # Every word somewhere in the name or record number, accents, case and order aside ("lopez maria").
+    for term in patient_search.terms(search):
+        patients = patients.filter(search_text__contains=term)
     return patients.annotate(
         next_fill_date=Subquery(next_fill.values("date")[:1]),
         next_fill_infusate=Subquery(next_fill.values("infusate")[:1]),

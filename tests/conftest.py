@@ -16,7 +16,7 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from feeds import answers
-from patients import security
+from patients import search, security
 from patients.models import CaregiverAccess, Clinic, Patient, StaffMembership
 from schedules import services
 from schedules.models import Protocol, TherapyPlan
@@ -79,7 +79,8 @@ def make_clinic(name: str, **extra) -> Clinic:
 
 def make_patient(clinic: Clinic, name: str, record: str, *, surgery: dt.date, user=None, **plan_extra) -> Patient:
     patient = Patient.objects.create(
-        clinic=clinic, name=name, record_number=record, date_of_birth=dt.date(1958, 4, 2), user=user
+        clinic=clinic, name=name, record_number=record, date_of_birth=dt.date(1958, 4, 2), user=user,
+        search_text=search.patient_text(name, record),
     )
     services.plan_save(
         plan=TherapyPlan(patient=patient, surgery_date=surgery, protocol=clinic.default_protocol, **plan_extra)

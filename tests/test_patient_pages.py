@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from patients.models import CaregiverAccess
-from schedules import services
+from schedules import jobs, services
 from schedules.models import ClinicClosure, FillKind, RecordedFill, ScheduledFill
 from tests.conftest import PASSWORD, TODAY, make_clinic, make_patient, make_user
 
@@ -336,6 +336,7 @@ def test_therapy_timeline_has_bars_today_and_a_text_alternative(client_for, pati
     services.hold_add(plan=patient_a.plan, sequence=3, reason="ALP rising", by=staff_a)
     ClinicClosure.objects.create(clinic=clinic_a, date=dt.date(2026, 4, 29), name="Closed")
     services.clinic_recompute(clinic=clinic_a)
+    jobs.recompute_stale_plans(limit=100)
     response = client_for(patient_a.user).get(url("therapy", patient_a))
     body = response.content.decode()
     words = text(response)
@@ -438,3 +439,16 @@ def test_sign_out(client_for, patient_a):
     response = client.post(reverse("logout"))
     assert response.status_code == 302 and response.url == reverse("login")
     assert client.get(reverse("home")).status_code == 302
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_a_schedule_being_updated_says_so_until_the_worker_is_done(client_for, patient_a, clinic_a, page):
+    """Issue 13: after a clinic-wide change the patient's pages never show the old schedule as if current."""
+    note = "this schedule is being updated, and the dates below may still move"
+    client = client_for(patient_a.user)
+    assert note not in text(client.get(url(page, patient_a)))
+    ClinicClosure.objects.create(clinic=clinic_a, date=TODAY + dt.timedelta(days=8), name="Staff day")
+    services.clinic_recompute(clinic=clinic_a)
+    assert note in text(client.get(url(page, patient_a)))
+    jobs.recompute_stale_plans(limit=10)
+    assert note not in text(client.get(url(page, patient_a)))

@@ -6,8 +6,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from schedules import selectors, services
-from schedules.models import ClinicClosure, FillKind, Hold, ScheduledFill
+from schedules import jobs, selectors, services
+from schedules.models import ClinicClosure, FillKind, Hold, ScheduledFill, TherapyPlan
 from tests.conftest import TODAY, make_clinic, make_patient
 
 
@@ -83,13 +83,18 @@ def test_end_before_surgery_is_refused_and_nothing_changes(patient_a):
     assert plan.status == "active" and plan.end_date is None
 
 
-def test_a_new_closure_recomputes_every_plan_of_the_clinic(clinic_a, patient_a):
+def test_a_new_closure_marks_every_plan_of_the_clinic_and_the_worker_moves_the_fills(clinic_a, patient_a, patient_b):
     row = planned(patient_a)[1]
     ClinicClosure.objects.create(clinic=clinic_a, date=row.date, name="Staff training")
-    result = services.clinic_recompute(clinic=clinic_a)
+    assert services.clinic_recompute(clinic=clinic_a) == 1  # clinic B's patient is not touched
+    assert ScheduledFill.objects.get(pk=row.pk).date == row.date  # not yet: the request returned at once
+    assert TherapyPlan.objects.get(patient=patient_a).is_updating
+    assert not TherapyPlan.objects.get(patient=patient_b).is_updating
+    assert jobs.recompute_stale_plans(limit=100) == 1
     moved = ScheduledFill.objects.get(pk=row.pk)
     assert moved.date != row.date and moved.moved_from == row.date
-    assert result.plans == 1 and len(result.moves) >= 1
+    assert not TherapyPlan.objects.get(patient=patient_a).is_updating
+    assert jobs.recompute_stale_plans(limit=100) == 0
 
 
 def test_due_today_uses_the_clinics_local_date(db, time_machine):

@@ -237,9 +237,13 @@ def test_strong_passwords_are_accepted(password):
 # Deployment settings -------------------------------------------------------------------------------------
 
 
-def test_deploy_check_with_production_settings_gives_no_warnings():
+def test_deploy_check_with_production_settings_gives_no_warnings(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SECURE_", "DEBUG", "PUMPCARE_", "DJANGO_ALLOW"))}
     env.update(SECRET_KEY=secrets.token_urlsafe(64), ALLOWED_HOSTS="pumpcare.example.org", DEBUG="0")
+    # A deploy has collected its static files (pumpcare.E001 otherwise; tests/test_production.py runs the real
+    # collectstatic): the manifest is enough for the check.
+    (tmp_path / "staticfiles.json").write_text('{"paths": {}, "version": "1.1"}')
+    env["STATIC_ROOT"] = str(tmp_path)
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,

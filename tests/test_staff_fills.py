@@ -195,7 +195,7 @@ def test_two_nurses_recording_at_once_end_as_one_record(client_for, staff_a, pat
     data = fill_data(expected)
     responses = []
     if connection.vendor == "postgresql":
-        slow = services.recompute_plans
+        slow = services.recompute_locked
 
         def slow_recompute(plans):
             # Hold the plan lock a while, so the second request surely arrives while the first is inside.
@@ -204,7 +204,7 @@ def test_two_nurses_recording_at_once_end_as_one_record(client_for, staff_a, pat
             time.sleep(0.3)
             return slow(plans)
 
-        monkeypatch.setattr(services, "recompute_plans", slow_recompute)
+        monkeypatch.setattr(services, "recompute_locked", slow_recompute)
         barrier = threading.Barrier(2)
 
         def submit(client):

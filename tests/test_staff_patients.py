@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 
 from patients.models import Patient
+from schedules import services
 from schedules.models import FillKind, ScheduledFill, TherapyPlan
 from tests.conftest import TODAY, make_patient
 from tests.staff_fixtures import make_patients, messages_of
@@ -58,6 +59,34 @@ def test_list_searches_name_and_record_number(client_for, staff_a, patient_a, cl
     assert row.next_fill_date == ScheduledFill.objects.filter(
         plan__patient=patient_a, recorded=False, active=True
     ).exclude(kind=FillKind.IMPLANT).order_by("date").first().date
+
+
+def test_search_ignores_accents_case_and_word_order(client_for, staff_a, clinic_a, django_assert_max_num_queries):
+    """Issue 14: "nunez" finds "Núñez", "lopez maria" finds Maria Lopez; the column follows a renamed patient."""
+    for name, record in [("José Núñez", "A-201"), ("Maria Lopez", "A-202"), ("Mario Lopes", "A-203")]:
+        patient = Patient(clinic=clinic_a, name=name, record_number=record, date_of_birth=dt.date(1960, 1, 1))
+        services.patient_save(
+            patient=patient, plan=TherapyPlan(surgery_date=TODAY, protocol=clinic_a.default_protocol)
+        )
+    client = client_for(staff_a)
+    url = reverse("staff:patients", args=[clinic_a.pk])
+
+    def found(term):
+        client.post(url, {"q": term})
+        with django_assert_max_num_queries(8):
+            return [p.name for p in client.get(url).context["page"].object_list]
+
+    assert found("nunez") == ["José Núñez"]
+    assert found("NÚÑEZ jose") == ["José Núñez"]
+    assert found("lopez maria") == ["Maria Lopez"]
+    assert found("  Lopez,   MARIA ") == ["Maria Lopez"]
+    assert found("a-203") == ["Mario Lopes"]
+    assert found("lop") == ["Maria Lopez", "Mario Lopes"]
+    assert found("lopez mario") == []
+    maria = Patient.objects.get(record_number="A-202")
+    maria.name = "María Łopez-Ortiz"
+    services.patient_save(patient=maria, plan=maria.plan)
+    assert found("ortiz maria") == ["María Łopez-Ortiz"]
 
 
 def test_list_is_paginated_and_a_bad_page_is_not_an_error(client_for, staff_a, clinic_a):

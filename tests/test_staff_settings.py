@@ -1,10 +1,13 @@
 """Clinic settings: open weekdays, closures (several at once, US holidays), protocols; each recomputes the clinic."""
 
 import datetime as dt
+from io import StringIO
 
+from django.core.management import call_command
 from django.urls import reverse
 
 from patients.models import Clinic
+from schedules import jobs
 from schedules.models import ClinicClosure, Protocol, ScheduledFill
 from tests.conftest import TODAY
 from tests.staff_fixtures import messages_of, planned
@@ -28,12 +31,21 @@ def test_closing_a_weekday_moves_fills_and_says_how_many(client_for, staff_a, cl
     chemo = planned(patient_a)[1]
     data = {"clinic-open_days": ["0", "1", "3", "4"], "clinic-flow_tolerance_percent": "20",
             "clinic-default_protocol": str(clinic_a.default_protocol_id)}
-    response = client_for(staff_a).post(settings_url(clinic_a), data, follow=True)
+    client = client_for(staff_a)
+    response = client.post(settings_url(clinic_a), data, follow=True)
     assert Clinic.objects.get(pk=clinic_a.pk).open_weekdays == "0134"
+    # The request only marked the plans: it says how many, and the pages say the schedule is being updated.
+    assert "Settings saved. Updating the schedule of 1 patient in the background" in messages_of(response)[0]
+    assert "Updating the schedules of 1 patient after a clinic-wide change" in response.content.decode()
+    patient_page = client.get(reverse("staff:patient", args=[patient_a.public_id])).content.decode()
+    assert "Schedule being updated after a clinic-wide change" in patient_page
+    assert ScheduledFill.objects.get(pk=chemo.pk).date.weekday() == 2
+    call_command("worker", stdout=StringIO())  # the background worker, until the queue is empty
     assert 2 not in {f.date.weekday() for f in planned(patient_a)}
-    moved = [m for m in messages_of(response) if m.startswith("Settings saved.")]
-    assert moved and "planned fill" in moved[0] and not moved[0].startswith("Settings saved. 0 ")
     assert ScheduledFill.objects.get(pk=chemo.pk).revision > chemo.revision
+    patient_page = client.get(reverse("staff:patient", args=[patient_a.public_id])).content.decode()
+    assert "being updated" not in patient_page
+    assert "Updating the schedules" not in client.get(settings_url(clinic_a)).content.decode()
 
 
 def test_settings_reject_no_open_day_and_a_bad_tolerance(client_for, staff_a, clinic_a):
@@ -106,8 +118,9 @@ def test_protocol_create_and_edit_recompute_plans(client_for, staff_a, clinic_a,
                    maintenance_days="14", cycle_count="6", chemo_infusate="fudr")
     response = client.post(edit, changed, follow=True)
     assert Protocol.objects.get(pk=standard.pk).cycle_steps[1]["days"] == 21
+    assert any("Updating the schedule of 1 patient in the background" in m for m in messages_of(response))
+    jobs.recompute_stale_plans(limit=100)
     assert ScheduledFill.objects.get(pk=rest.pk).phase_days == 21
-    assert any("planned fill" in m and "moved" in m for m in messages_of(response))
 
 
 def test_protocol_bad_input(client_for, staff_a, clinic_a):

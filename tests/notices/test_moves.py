@@ -5,7 +5,7 @@ import datetime as dt
 
 from django.urls import reverse
 
-from schedules import services
+from schedules import jobs, services
 from schedules.models import ScheduledFill
 from tests.conftest import make_patient, make_user
 from tests.notices.conftest import DRUG_WORDS, settle, walk
@@ -57,6 +57,7 @@ def test_a_month_of_moves(smtp, carla, clinic_a, staff_a, time_machine, client_f
     # after (S7).
     time_machine.move_to(at(3, 25, 10), tick=False)
     services.closures_add(clinic=clinic_a, days={dt.date(2026, 4, 1): "Inspection"})
+    jobs.recompute_stale_plans(limit=1000)  # the worker, seconds after the closure (issue 13)
     staff = client_for(staff_a)
     affected = reverse("notices:affected", args=[clinic_a.pk])
     just_changed = staff.get(affected).content.decode().split("<h2 class=\"h4\">Told</h2>")[0]

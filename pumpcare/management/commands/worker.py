@@ -14,10 +14,13 @@ from django.db import close_old_connections
 
 from feeds import fetchlog
 from notices import delivery, planner
+from schedules import jobs
 
 logger = logging.getLogger(__name__)
 
+# The clinic-wide recomputes first: the notices planner then sees the schedules they changed.
 UNITS = [
+    jobs.recompute_stale_plans,
     planner.plan_notices,
     delivery.send_due,
     fetchlog.flush,  # calendar fetches counted in Redis, into the access log

@@ -11,7 +11,7 @@ from django.db import transaction
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from patients import two_factor
+from patients import search, two_factor
 from patients.models import CaregiverAccess, Clinic, Patient, StaffMembership
 from schedules import engine, services
 from schedules.models import ClinicClosure, FillKind, Protocol, ScheduledFill, TherapyPlan
@@ -117,6 +117,7 @@ class Command(BaseCommand):
                 clinic=clinic,
                 name=name,
                 record_number=record,
+                search_text=search.patient_text(name, record),
                 date_of_birth=dt.date(1950 + index * 2, 1 + index % 12, 10 + index),
                 email=f"{record.lower()}@demo.pumpcare.example",
                 pump_model="Intera 3000",

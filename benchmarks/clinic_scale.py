@@ -1,0 +1,238 @@
+"""Benchmark: the clinic-scale targets of issue 13 over a clinic of 10,000 patients.
+
+    .venv/bin/python benchmarks/clinic_scale.py [--patients 10000] [--requests 9]
+        [--database-url postgres://postgres@127.0.0.1:5432/pumpcare_bench]
+
+Prints, with the machine's load average before and after:
+- the pure engine projecting every plan of the clinic (inputs already in memory): the baseline;
+- adding one closure day: the request's own time, then the background recompute of every plan of the clinic
+  (the worker's unit of work run until the queue is empty), and its ratio to the engine (target <= 3x);
+- recording one fill through the staff page (server time, median; target <= 20 ms);
+- the dashboard, the patient list and its search (queries and median time; targets <= 8 queries, <= 50 ms).
+
+Wall-clock times grow with the machine's load (printed); the CPU time this process spent per request is printed
+beside them, as it depends less on what else the machine runs.
+
+The database is a throwaway: a temporary SQLite file by default, or the PostgreSQL database named in
+--database-url, which is dropped and created afresh (its name must contain "bench", so no real database is
+ever dropped). A script that prints numbers, not a timed test: timings depend on the machine.
+"""
+
+import argparse
+import datetime as dt
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks import dashboard  # noqa: E402 (the builder and the measuring helpers)
+
+
+def fresh_postgres_database(url: str) -> None:
+    import psycopg
+
+    name = urlsplit(url).path.lstrip("/")
+    if "bench" not in name:
+        raise SystemExit(f"Refusing to drop {name!r}: the benchmark's database name must contain 'bench'.")
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs"
+
+
+def engine_seconds(clinic) -> tuple[float, float, int]:
+    """The pure engine over every plan of the clinic, its inputs loaded beforehand (not timed)."""
+    from django.conf import settings
+
+    from schedules import engine, services
+    from schedules.models import TherapyPlan
+
+    calendar = services.clinic_calendar(clinic, clinic.closures.values_list("date", flat=True))
+    today = clinic.today()
+    plans = list(
+        TherapyPlan.objects.filter(patient__clinic=clinic)
+        .select_related("patient", "protocol")
+        .prefetch_related("recorded_fills", "holds")
+    )
+    inputs = [
+        (services.engine_plan(p), services.engine_recorded(p.recorded_fills.all()),
+         frozenset(h.key for h in p.holds.all()))
+        for p in plans
+    ]
+    started, started_cpu = time.perf_counter(), time.process_time()
+    for plan, recorded, holds in inputs:
+        engine.project(plan, calendar, today=today, recorded=recorded, holds=holds,
+                       horizon_days=settings.SCHEDULE_HORIZON_DAYS)
+    return time.perf_counter() - started, time.process_time() - started_cpu, len(inputs)
+
+
+def closure_seconds(clinic, nurse) -> dict:
+    """Add one closure day: the request's service call, then the background recompute (wall clock, this
+    process's CPU, the database's time as the driver waited for it), plans recomputed, and the batches' times
+    (one batch is one transaction: how long its plans stay locked)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from schedules import services
+
+    try:
+        from schedules import jobs
+    except ImportError:  # before issue 13: the recompute ran inside the request
+        jobs = None
+    today = clinic.today()
+    day = today + dt.timedelta(days=(7 - today.weekday()) % 7 + 9)  # a Wednesday, 1-2 weeks ahead
+    started = time.perf_counter()
+    services.closures_add(clinic=clinic, days={day: "Benchmark closure"}, by=nurse)
+    request = time.perf_counter() - started
+    if jobs is None:
+        return {"request": request}
+    recomputed = 0
+    batches = []
+    started, started_cpu = time.perf_counter(), time.process_time()
+    with CaptureQueriesContext(connection) as queries:
+        while True:
+            batch_started = time.perf_counter()
+            done = jobs.recompute_stale_plans(limit=jobs.CLAIM_BATCH)  # one batch: one transaction
+            if not done:
+                break
+            batches.append(time.perf_counter() - batch_started)
+            recomputed += done
+    return {
+        "request": request, "wall": time.perf_counter() - started, "cpu": time.process_time() - started_cpu,
+        # SQLite works inside this process: its time is already in the CPU time.
+        "database": 0.0 if connection.vendor == "sqlite" else sum(float(q["time"]) for q in queries),
+        "plans": recomputed, "batches": batches,
+    }
+
+
+def fill_record_times(clinic, client, requests: int) -> list[float]:
+    """Record the overdue fill of `requests` patients through the staff page; each a POST and its redirect."""
+    from django.urls import reverse
+
+    from schedules import selectors
+
+    today = clinic.today()
+    overdue = list(selectors.overdue_fills(clinic=clinic, today=today).order_by("plan_id")[: requests + 1])
+    times = []
+    cpu = []
+    for fill in overdue[1:]:  # the first one warms up
+        data = {"date": today.isoformat(), "infusate": fill.infusate, "sequence": str(fill.sequence),
+                "appointment_time": "", "volume_in_ml": "15", "volume_returned_ml": "", "note": ""}
+        url = reverse("staff:fill_record", args=[fill.plan.patient.public_id])
+        started, started_cpu = time.perf_counter(), time.process_time()
+        response = client.post(url, data)
+        times.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - started_cpu)
+        assert response.status_code == 302, (response.status_code, response.context and response.context["form"].errors)
+    first = overdue[0]
+    client.post(reverse("staff:fill_record", args=[first.plan.patient.public_id]),
+                {"date": today.isoformat(), "infusate": first.infusate, "sequence": str(first.sequence)})
+    return times, cpu
+
+
+def cpu_median(client, url: str, requests: int) -> float:
+    """This process's CPU time per request (Python, and SQLite's work; PostgreSQL's is in its own process)."""
+    spent = []
+    for _ in range(requests):
+        started = time.process_time()
+        client.get(url)
+        spent.append(time.process_time() - started)
+    return statistics.median(spent)
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, default=10_000)
+    parser.add_argument("--requests", type=int, default=9)
+    parser.add_argument("--database-url", default="", help="a PostgreSQL URL (dropped and created afresh)")
+    parser.add_argument("--no-closure", action="store_true", help="skip the closure (minutes on the old code)")
+    args = parser.parse_args()
+    print(f"start: {load()}")
+    with tempfile.TemporaryDirectory() as folder:
+        url = args.database_url or f"sqlite:///{Path(folder) / 'benchmark.sqlite3'}"
+        if url.startswith("postgres"):
+            fresh_postgres_database(url)
+        dashboard.configure(url)
+        from django.db import connection
+        from django.test.utils import setup_test_environment
+        from django.urls import reverse
+
+        setup_test_environment()
+        from django.core import signals
+        from django.db import close_old_connections
+
+        # As in the test client: one connection across requests (the server's connection set-up is not timed).
+        signals.request_started.disconnect(close_old_connections)
+        signals.request_finished.disconnect(close_old_connections)
+        import time_machine
+
+        # A weekday, so "due today" has rows: the tests' Tuesday, 11:00 in New York.
+        traveller = time_machine.travel(dt.datetime(2026, 3, 10, 15, 0, tzinfo=dt.UTC), tick=True)
+        traveller.start()
+        print(f"database: {connection.vendor}")
+        clinic, nurse = dashboard.build_clinic(args.patients)
+        client = dashboard.signed_in_client(nurse)
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")  # as autovacuum would have, after a bulk load
+
+        engine_time, engine_cpu, plans = engine_seconds(clinic)
+        print(f"engine: {plans} plans projected in {engine_time:.2f} s, CPU {engine_cpu:.2f} s (the baseline)")
+        closure = {} if args.no_closure else closure_seconds(clinic, nurse)
+        if "wall" in closure:
+            busy = closure["cpu"] + closure["database"]
+            batches = closure["batches"]
+            print(f"closure added: request {ms(closure['request'])}; background recompute of {closure['plans']} "
+                  f"plans {closure['wall']:.2f} s = {closure['wall'] / engine_time:.2f}x the engine's wall clock; "
+                  f"CPU {closure['cpu']:.2f} s + database {closure['database']:.2f} s = {busy / engine_cpu:.2f}x "
+                  f"the engine's CPU (target <= 3x; the rest of the wall clock is waiting for a CPU)")
+            print(f"  {len(batches)} batches (one transaction each, its plans locked): median "
+                  f"{ms(statistics.median(batches))}, longest {ms(max(batches))} (target < 1 s)")
+        elif closure:
+            print(f"closure added, recomputed inside the request: {closure['request']:.2f} s = "
+                  f"{closure['request'] / engine_time:.2f}x the engine (target <= 3x)")
+        # The engine again, just after (the load may have changed meanwhile).
+        engine_after, engine_after_cpu, _ = engine_seconds(clinic)
+        print(f"engine again: {engine_after:.2f} s, CPU {engine_after_cpu:.2f} s")
+
+        times, cpu = fill_record_times(clinic, client, args.requests)
+        print(f"fill recorded (staff page POST, with its recompute): median {ms(statistics.median(times))} "
+              f"(min {ms(min(times))}, max {ms(max(times))}; this process's CPU {ms(statistics.median(cpu))}; "
+              f"{len(times)} fills; target <= 20 ms)")
+
+        patients_url = reverse("staff:patients", args=[clinic.pk])
+        for name, page_url, search in [
+            ("dashboard", reverse("staff:dashboard"), None),
+            ("patient list", patients_url, ""),
+            ("patient list, search by record number", patients_url, "B-0999"),
+            ("patient list, search by name", patients_url, "patient 00999"),
+        ]:
+            if search is not None:
+                client.post(patients_url, {"q": search})
+            queries, page_times, size = dashboard.measure(client, page_url, args.requests)
+            cpu = cpu_median(client, page_url, args.requests)
+            print(f"{name}: {queries} queries, median {ms(statistics.median(page_times))} "
+                  f"(min {ms(min(page_times))}, max {ms(max(page_times))}; this process's CPU {ms(cpu)}; "
+                  f"{size // 1024} KiB; target <= 8 queries, <= 50 ms)")
+        traveller.stop()
+        connection.close()
+    print(f"end: {load()}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""Background units of work over schedules, run by `manage.py worker` (or `manage.py recompute_stale`).
+
+A unit of work is a function `unit(*, limit: int) -> int`: it does at most `limit` items and returns how many
+it did (0: nothing to do). It is safe to run in several workers at once and after a crash: work is claimed
+in short transactions that a killed worker simply rolls back, so another run picks the same items up again.
+"""
+
+from django.db import transaction
+from django.db.models import F
+
+from schedules import services
+from schedules.models import TherapyPlan
+
+# Plans claimed and recomputed per transaction: their locks are held for well under a second (the benchmark
+# prints the longest), so a nurse recording a fill for one of them waits no longer than that.
+CLAIM_BATCH = 100
+
+
+def stale_plans():
+    """Plans whose stored projection is older than their inputs (see TherapyPlan.inputs_version)."""
+    return TherapyPlan.objects.filter(projected_version__lt=F("inputs_version"))
+
+
+def recompute_stale_plans(*, limit: int) -> int:
+    """Recompute up to `limit` out-of-date plans (after a clinic-wide change); return how many were done.
+
+    Each batch is claimed and recomputed in one short transaction: on PostgreSQL the rows are locked with
+    SKIP LOCKED, so two workers take different plans and neither waits for the other; SQLite has one writer
+    and its write transactions start IMMEDIATE (settings), so workers there take turns. A worker killed in
+    the middle of a batch rolls it back, and the plans, still out of date, are claimed again by the next run.
+    """
+    done = 0
+    while done < limit:
+        with transaction.atomic():
+            plans = list(
+                stale_plans()
+                .order_by("pk")
+                .select_for_update(skip_locked=True, of=("self",))
+                .select_related("patient__clinic", "protocol")[: min(CLAIM_BATCH, limit - done)]
+            )
+            if not plans:
+                break
+            services.recompute_locked(plans)
+        done += len(plans)
+    return done
