@@ -674,6 +674,7 @@ def test_a_moved_visit_says_why(client, discreet, detailed, patient_a, staff_a):
     due = ScheduledFill.objects.filter(plan__patient=patient_a, recorded=False, active=True,
                                        date__gt=TODAY + dt.timedelta(days=3)).exclude(kind="implant").first()
     services.closures_add(clinic=patient_a.clinic, days={due.date: "Staff training"}, by=staff_a)
+    services.recompute_plans([patient_a.plan])  # a clinic-wide change is recomputed by the worker
     row = ScheduledFill.objects.get(pk=due.pk)
     assert row.moved_from == due.date and row.date != due.date
     why = f"Moved from {due.date:%A} {due.date.day} {due.date:%B}: clinic closed."
