@@ -798,7 +798,8 @@ def test_a_redis_outage_does_not_break_feeds(client, settings, discreet, patient
 
 
 def test_a_process_answers_from_memory_and_pushes_its_counts_each_second(client, redis_cache, discreet, patient_a,
-                                                                        monkeypatch, time_machine):
+                                                                        monkeypatch, time_machine, settings):
+    settings.FEED_LOCAL_SECONDS = 1
     fetch(client, discreet[1])
     pushes = []
     push = answers._push
