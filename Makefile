@@ -39,7 +39,7 @@ gettext:
 # After changing any user-facing text: update locale/es/LC_MESSAGES/django.po, translate the new
 # entries, then `make messages` again to compile the .mo (committed, so a fresh clone needs no gettext).
 messages: venv gettext
-	DEBUG=1 $(PY) manage.py makemessages --locale es --no-obsolete --no-location --ignore .venv --ignore 'test-artifacts' --ignore staticfiles
+	DEBUG=1 $(PY) manage.py makemessages --locale es --no-obsolete --no-location --ignore .venv --ignore test-artifacts --ignore staticfiles --ignore tests
 	DEBUG=1 $(PY) manage.py compilemessages --locale es --ignore .venv
 
 test: venv chromium gettext js

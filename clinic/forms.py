@@ -6,7 +6,10 @@ import re
 from crispy_forms.helper import FormHelper
 from dateutil.relativedelta import relativedelta
 from django import forms
+from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from patients.models import WEEKDAY_NAMES, Clinic, Patient
 from schedules import engine
@@ -77,13 +80,13 @@ class PatientForm(forms.ModelForm):
         number = self.cleaned_data["record_number"].strip()
         taken = Patient.objects.filter(clinic=self.clinic, record_number__iexact=number).exclude(pk=self.instance.pk)
         if taken.exists():
-            raise ValidationError("Another patient of this clinic has this record number.", code="duplicate")
+            raise ValidationError(_("Another patient of this clinic has this record number."), code="duplicate")
         return number
 
     def clean_date_of_birth(self):
         born = self.cleaned_data["date_of_birth"]
         if not dt.date(1900, 1, 1) <= born <= self.clinic.today():
-            raise ValidationError("Enter a date of birth between 1900 and today.")
+            raise ValidationError(_("Enter a date of birth between 1900 and today."))
         return born
 
 
@@ -93,13 +96,13 @@ class PlanForm(forms.ModelForm):
         fields = ["surgery_date", "protocol", "first_chemo_after_days", "cycle_count", "open_ended"]
         widgets = {"surgery_date": DateInput()}
         labels = {
-            "first_chemo_after_days": "First chemo, days after surgery",
-            "cycle_count": "Number of cycles",
-            "open_ended": "Open-ended (repeat cycles until staff end the therapy)",
+            "first_chemo_after_days": _("First chemo, days after surgery"),
+            "cycle_count": _("Number of cycles"),
+            "open_ended": _("Open-ended (repeat cycles until staff end the therapy)"),
         }
         help_texts = {
-            "first_chemo_after_days": "Empty: as the protocol says.",
-            "cycle_count": "Empty: as the protocol says.",
+            "first_chemo_after_days": _("Empty: as the protocol says."),
+            "cycle_count": _("Empty: as the protocol says."),
         }
 
     def __init__(self, *args, clinic: Clinic, **kwargs):
@@ -116,25 +119,24 @@ class PlanForm(forms.ModelForm):
         today = self.clinic.today()
         earliest = today - relativedelta(years=SURGERY_PAST_YEARS)  # 29 February has no twin ten years back
         if not earliest <= surgery <= today + dt.timedelta(days=SURGERY_AHEAD_DAYS):
-            raise ValidationError(
-                "Enter a surgery date within the last %(years)s years or the next 12 months.",
+            raise ValidationError(_("Enter a surgery date within the last %(years)s years or the next 12 months."),
                 params={"years": SURGERY_PAST_YEARS},
             )
         if self.instance.pk:
             first = RecordedFill.objects.filter(plan=self.instance).order_by("date").first()
             if first is not None and surgery > first.date:
                 raise ValidationError(
-                    "A fill is recorded on %(date)s: surgery cannot be after it.", params={"date": first.date}
+                    _("A fill is recorded on %(date)s: surgery cannot be after it."), params={"date": first.date}
                 )
             if self.instance.end_date is not None and surgery > self.instance.end_date:
-                raise ValidationError("The therapy ended on %(date)s, before this date.",
+                raise ValidationError(_("The therapy ended on %(date)s, before this date."),
                                       params={"date": self.instance.end_date})
         return surgery
 
     def clean(self):
         cleaned = super().clean()
         if cleaned.get("open_ended") and cleaned.get("cycle_count"):
-            self.add_error("cycle_count", "An open-ended plan has no number of cycles: leave this empty.")
+            self.add_error("cycle_count", _("An open-ended plan has no number of cycles: leave this empty."))
         return cleaned
 
 
@@ -143,7 +145,7 @@ def check_patient_and_plan(patient_form: PatientForm, plan_form: PlanForm) -> bo
     born = patient_form.cleaned_data.get("date_of_birth")
     surgery = plan_form.cleaned_data.get("surgery_date")
     if born and surgery and surgery <= born:
-        plan_form.add_error("surgery_date", "Surgery must be after the date of birth.")
+        plan_form.add_error("surgery_date", _("Surgery must be after the date of birth."))
         return False
     return True
 
@@ -158,7 +160,7 @@ class FillForm(forms.ModelForm):
         fields = ["date", "infusate", "appointment_time", "volume_in_ml", "volume_returned_ml", "note"]
         field_classes = {"volume_in_ml": VolumeField, "volume_returned_ml": VolumeField}
         widgets = {"date": DateInput(), "appointment_time": TimeInput(), "note": forms.TextInput()}
-        labels = {"appointment_time": "Appointment time (optional)", "note": "Note (optional)"}
+        labels = {"appointment_time": _("Appointment time (optional)"), "note": _("Note (optional)")}
 
     def __init__(self, *args, plan: TherapyPlan, today: dt.date, expected: ScheduledFill | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -173,29 +175,29 @@ class FillForm(forms.ModelForm):
         else:
             del self.fields["sequence"]
         if expected is not None and expected.is_chemo:
-            self.fields["infusate"].help_text = (
+            self.fields["infusate"].help_text = _(
                 "Chemotherapy is due: anything other than FUDR records this cycle as held."
             )
         for name in ("volume_in_ml", "volume_returned_ml"):
             # A text box, not type=number: browsers silently turn "12,5" into 125 or "3O" into 3.
             self.fields[name].widget = forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"})
-            self.fields[name].help_text = "In mL, e.g. 29.5"
+            self.fields[name].help_text = _("In mL, e.g. 29.5")
         self.helper = _helper()
 
     def clean_date(self):
         day = self.cleaned_data["date"]
         plan = self.plan
         if day < plan.surgery_date:
-            raise ValidationError("This date is before surgery (%(date)s).", params={"date": plan.surgery_date})
+            raise ValidationError(_("This date is before surgery (%(date)s)."), params={"date": plan.surgery_date})
         if day > self.today:
-            raise ValidationError("A fill can only be recorded once it has happened (today at the latest).")
+            raise ValidationError(_("A fill can only be recorded once it has happened (today at the latest)."))
         if plan.end_date is not None and day > plan.end_date:
             raise ValidationError(
-                "The therapy ended on %(date)s: reopen it to record later fills.", params={"date": plan.end_date}
+                _("The therapy ended on %(date)s: reopen it to record later fills."), params={"date": plan.end_date}
             )
         same_day = RecordedFill.objects.filter(plan=plan, date=day).exclude(pk=self.instance.pk)
         if same_day.exists():
-            raise ValidationError("A fill is already recorded for this patient on this date.", code=ALREADY_RECORDED)
+            raise ValidationError(_("A fill is already recorded for this patient on this date."), code=ALREADY_RECORDED)
         return day
 
     def _check_volume(self, name: str):
@@ -203,7 +205,7 @@ class FillForm(forms.ModelForm):
         reservoir = self.plan.patient.pump_reservoir_ml
         if volume is not None and volume > reservoir:
             raise ValidationError(
-                "More than the pump holds (%(reservoir)s mL): check the volume.", params={"reservoir": reservoir}
+                _("More than the pump holds (%(reservoir)s mL): check the volume."), params={"reservoir": reservoir}
             )
         return volume
 
@@ -219,7 +221,7 @@ class FillForm(forms.ModelForm):
         if sequence is not None and ScheduledFill.objects.filter(
             plan=self.plan, sequence=sequence, recorded=True
         ).exists():
-            raise ValidationError("This refill was already recorded.", code=ALREADY_RECORDED)
+            raise ValidationError(_("This refill was already recorded."), code=ALREADY_RECORDED)
         return cleaned
 
     def was_already_recorded(self) -> bool:
@@ -228,7 +230,7 @@ class FillForm(forms.ModelForm):
 
 class HoldForm(forms.Form):
     sequence = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
-    reason = forms.CharField(max_length=300, label="Reason for the hold")
+    reason = forms.CharField(max_length=300, label=_("Reason for the hold"))
 
 
 class EndTherapyForm(forms.Form):
@@ -236,18 +238,21 @@ class EndTherapyForm(forms.Form):
 
     CHEMO, OVER = "chemo", "over"
     KINDS = [
-        (CHEMO, "End chemotherapy (pump stays in: maintenance refills continue)"),
-        (OVER, "Therapy over (pump removed, moved care, death): nothing is planned after the date"),
+        (CHEMO, _("End chemotherapy (pump stays in: maintenance refills continue)")),
+        (OVER, _("Therapy over (pump removed, moved care, death): nothing is planned after the date")),
     ]
 
-    kind = forms.ChoiceField(choices=KINDS, widget=forms.RadioSelect, label="Which end")
-    end_date = forms.DateField(widget=DateInput(), label="Date")
+    kind = forms.ChoiceField(choices=KINDS, widget=forms.RadioSelect, label=_("Which end"))
+    end_date = forms.DateField(widget=DateInput(), label=_("Date"))
     reason = forms.ChoiceField(
         choices=[
-            ("", "Choose a reason"), ("End chemotherapy", CHEMO_END_CHOICES), ("Therapy over", THERAPY_OVER_CHOICES)
-        ]
+            ("", _("Choose a reason")),
+            (_("End chemotherapy"), CHEMO_END_CHOICES),
+            (_("Therapy over"), THERAPY_OVER_CHOICES),
+        ],
+        label=_("Reason"),
     )
-    note = forms.CharField(max_length=300, required=False, label="Note (optional)")
+    note = forms.CharField(max_length=300, required=False, label=_("Note (optional)"))
 
     def __init__(self, *args, plan: TherapyPlan, today: dt.date, **kwargs):
         super().__init__(*args, **kwargs)
@@ -258,7 +263,7 @@ class EndTherapyForm(forms.Form):
         if plan.chemo_ended:
             # Chemotherapy has ended already: what is left is the end of the therapy.
             self.fields["kind"].choices = [c for c in self.KINDS if c[0] == self.OVER]
-            self.fields["reason"].choices = [("", "Choose a reason"), *THERAPY_OVER_CHOICES]
+            self.fields["reason"].choices = [("", _("Choose a reason")), *THERAPY_OVER_CHOICES]
             self.initial.setdefault("kind", self.OVER)
         # Never propose a date the form would refuse: not before surgery, a recorded fill or the chemo end.
         earliest = max(d for d in (plan.surgery_date, last, plan.chemo_end_date) if d is not None)
@@ -269,27 +274,32 @@ class EndTherapyForm(forms.Form):
     def clean_end_date(self):
         end = self.cleaned_data["end_date"]
         if end < self.plan.surgery_date:
-            raise ValidationError("The end date is before surgery (%(date)s).", params={"date": self.plan.surgery_date})
+            raise ValidationError(
+                _("The end date is before surgery (%(date)s)."), params={"date": self.plan.surgery_date}
+            )
         if end > self.today + dt.timedelta(days=SURGERY_AHEAD_DAYS):
-            raise ValidationError("Enter an end date within the next 12 months.")
+            raise ValidationError(_("Enter an end date within the next 12 months."))
         return end
 
     def clean(self):
         data = super().clean()
         kind, reason, end = data.get("kind"), data.get("reason"), data.get("end_date")
         if kind and reason and (reason in TherapyPlan.CHEMO_ENDS) != (kind == self.CHEMO):
-            self.add_error("reason", "This reason belongs to the other end: choose the end first, then its reason.")
+            self.add_error("reason", _("This reason belongs to the other end: choose the end first, then its reason."))
         if kind == self.OVER and end is not None:
             if self.last_recorded is not None and end < self.last_recorded:
-                self.add_error("end_date", f"A fill is recorded on {short_date(self.last_recorded)}, after this date.")
+                said = _("A fill is recorded on %(date)s, after this date.") % {"date": short_date(self.last_recorded)}
+                self.add_error("end_date", said)
             if self.plan.chemo_end_date is not None and end < self.plan.chemo_end_date:
                 ended = short_date(self.plan.chemo_end_date)
-                self.add_error("end_date", f"Chemotherapy ended on {ended}: pick that day or later.")
+                said = _("Chemotherapy ended on %(date)s: pick that day or later.") % {"date": ended}
+                self.add_error("end_date", said)
         if kind == self.CHEMO and end is not None:
             chemo = RecordedFill.objects.filter(plan=self.plan, date__gte=end, infusate__in=dict(CHEMO_CHOICES))
             first = chemo.order_by("date").values_list("date", flat=True).first()
             if first is not None:
-                self.add_error("end_date", f"FUDR is recorded on {short_date(first)}: chemotherapy ends after it.")
+                said = _("FUDR is recorded on %(date)s: chemotherapy ends after it.") % {"date": short_date(first)}
+                self.add_error("end_date", said)
         return data
 
 
@@ -299,13 +309,13 @@ class ClinicSettingsForm(forms.ModelForm):
         coerce=int,
         widget=forms.CheckboxSelectMultiple,
         required=False,  # clean_open_days says what is missing
-        label="Open weekdays (fills are planned on these days only)",
+        label=_("Open weekdays (fills are planned on these days only)"),
     )
 
     class Meta:
         model = Clinic
         fields = ["address", "flow_tolerance_percent", "default_protocol"]
-        labels = {"address": "Clinic address", "flow_tolerance_percent": "Flow tolerance (%)"}
+        labels = {"address": _("Clinic address"), "flow_tolerance_percent": _("Flow tolerance (%)")}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -316,7 +326,7 @@ class ClinicSettingsForm(forms.ModelForm):
     def clean_open_days(self):
         days = self.cleaned_data["open_days"]
         if not days:
-            raise ValidationError("Choose at least one open weekday.")
+            raise ValidationError(_("Choose at least one open weekday."))
         return days
 
     def save(self, commit=True):
@@ -330,8 +340,8 @@ CLOSURE_LINE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:\s+(.*))?$")
 class ClosuresForm(forms.Form):
     lines = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 5}),
-        label="Closure dates, one per line (YYYY-MM-DD, then an optional name)",
-        help_text="For example: 2026-12-24 Christmas Eve",
+        label=_("Closure dates, one per line (YYYY-MM-DD, then an optional name)"),
+        help_text=_("For example: 2026-12-24 Christmas Eve"),
         max_length=20_000,
     )
 
@@ -355,20 +365,22 @@ class ClosuresForm(forms.Form):
             except ValueError:
                 day = None
             if day is None:
-                errors.append(f"Line {number}: not a date (YYYY-MM-DD).")
+                errors.append(_("Line %(number)d: not a date (YYYY-MM-DD).") % {"number": number})
             elif not earliest <= day <= latest:
-                errors.append(f"Line {number}: choose a date between last year and five years ahead.")
+                errors.append(
+                    _("Line %(number)d: choose a date between last year and five years ahead.") % {"number": number}
+                )
             else:
                 days[day] = (match.group(2) or "").strip()
         if errors:
             raise ValidationError(errors)
         if not days:
-            raise ValidationError("Enter at least one date.")
+            raise ValidationError(_("Enter at least one date."))
         return days
 
 
 class HolidaysForm(forms.Form):
-    year = forms.IntegerField(label="Add the US federal holidays of year")
+    year = forms.IntegerField(label=_("Add the US federal holidays of year"))
 
     def __init__(self, *args, today: dt.date, **kwargs):
         super().__init__(*args, **kwargs)
@@ -379,7 +391,7 @@ class HolidaysForm(forms.Form):
     def clean_year(self):
         year = self.cleaned_data["year"]
         if not self.today.year - 1 <= year <= self.today.year + 5:
-            raise ValidationError("Choose a year between last year and five years ahead.")
+            raise ValidationError(_("Choose a year between last year and five years ahead."))
         return year
 
     def holidays(self) -> dict[dt.date, str]:
@@ -391,24 +403,26 @@ class HolidaysForm(forms.Form):
 class ProtocolForm(forms.ModelForm):
     """A protocol template: the cycle as a chemo step and one or two rest steps."""
 
-    chemo_infusate = forms.ChoiceField(choices=CHEMO_CHOICES, label="Chemo step: infusate")
-    chemo_days = forms.IntegerField(min_value=1, max_value=90, label="Chemo step: days until the next fill")
-    rest_infusate = forms.ChoiceField(choices=REST_CHOICES, label="Rest step: infusate")
-    rest_days = forms.IntegerField(min_value=1, max_value=90, label="Rest step: days until the next fill")
+    chemo_infusate = forms.ChoiceField(choices=CHEMO_CHOICES, label=_("Chemo step: infusate"))
+    chemo_days = forms.IntegerField(min_value=1, max_value=90, label=_("Chemo step: days until the next fill"))
+    rest_infusate = forms.ChoiceField(choices=REST_CHOICES, label=_("Rest step: infusate"))
+    rest_days = forms.IntegerField(min_value=1, max_value=90, label=_("Rest step: days until the next fill"))
     rest2_infusate = forms.ChoiceField(
-        choices=[("", "None"), *REST_CHOICES], required=False, label="Second rest step (optional): infusate"
+        choices=[("", pgettext_lazy("infusate", "None")), *REST_CHOICES],
+        required=False,
+        label=_("Second rest step (optional): infusate")
     )
     rest2_days = forms.IntegerField(
-        min_value=1, max_value=90, required=False, label="Second rest step: days until the next fill"
+        min_value=1, max_value=90, required=False, label=_("Second rest step: days until the next fill")
     )
 
     class Meta:
         model = Protocol
         fields = ["name", "first_chemo_after_days", "cycle_count", "maintenance_infusate", "maintenance_days"]
         labels = {
-            "first_chemo_after_days": "First chemo, days after surgery",
-            "cycle_count": "Number of cycles",
-            "maintenance_days": "Maintenance: days between fills",
+            "first_chemo_after_days": _("First chemo, days after surgery"),
+            "cycle_count": _("Number of cycles"),
+            "maintenance_days": _("Maintenance: days between fills"),
         }
 
     def __init__(self, *args, clinic: Clinic, **kwargs):
@@ -429,13 +443,13 @@ class ProtocolForm(forms.ModelForm):
     def clean_name(self):
         name = self.cleaned_data["name"].strip()
         if Protocol.objects.filter(clinic=self.clinic, name__iexact=name).exclude(pk=self.instance.pk).exists():
-            raise ValidationError("The clinic already has a protocol with this name.")
+            raise ValidationError(_("The clinic already has a protocol with this name."))
         return name
 
     def clean(self):
         cleaned = super().clean()
         if bool(cleaned.get("rest2_infusate")) != bool(cleaned.get("rest2_days")):
-            self.add_error("rest2_days", "Give the second rest step both an infusate and its days, or neither.")
+            self.add_error("rest2_days", _("Give the second rest step both an infusate and its days, or neither."))
         return cleaned
 
     def _post_clean(self):
@@ -452,4 +466,9 @@ class ProtocolForm(forms.ModelForm):
 
 
 class AccountEmailForm(forms.Form):
-    email = forms.EmailField(label="Email address")
+    email = forms.EmailField(label=_("Email address"))
+    # The invitation email (and the pages, until the person chooses) in this language.
+    language = forms.ChoiceField(choices=settings.LANGUAGES, required=False, label=_("Language"))
+
+    def clean_language(self):
+        return self.cleaned_data["language"] or settings.LANGUAGE_CODE

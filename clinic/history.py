@@ -2,6 +2,8 @@
 
 from django.core.paginator import Paginator
 from django.shortcuts import render
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from patients import access, audit
@@ -12,46 +14,52 @@ PER_PAGE = 25
 
 # The pages an access event names by their URL name, in words a nurse reads ("Viewed the hold form").
 PAGE_WORDS = {
-    "staff:patient": "the patient page",
-    "staff:patient_edit": "the edit patient form",
-    "staff:fill_record": "the record fill form",
-    "staff:fill_correct": "the fill correction form",
-    "staff:hold_add": "the hold form",
-    "staff:hold_remove": "the remove hold form",
-    "staff:therapy_end": "the end therapy form",
-    "staff:therapy_reopen": "the reopen therapy form",
-    "staff:patient_login_create": "the patient sign-in form",
-    "staff:patient_login_revoke": "the remove sign-in form",
-    "staff:caregiver_grant": "the caregiver access form",
-    "staff:caregiver_revoke": "the revoke caregiver form",
-    "patient_history": "this history",
-    "home": "the next refill page",
-    "portal:patient_home": "the next refill page",
-    "portal:therapy": "the whole therapy page",
-    "portal:calendar_now": "the calendar",
-    "portal:calendar_month": "the calendar",
-    "portal:print": "the printable schedule",
-    "feeds:subscriptions": "the calendar links",
-    "feeds:subscribe": "a calendar link",
-    "feeds:rename": "the rename calendar link form",
-    "feeds:rotate": "the new calendar link form",
-    "feeds:revoke": "the stop calendar link form",
-    "feeds:download": "the calendar file download",
-    "export_patient": "the full record",
+    "staff:patient": _("the patient page"),
+    "staff:patient_edit": _("the edit patient form"),
+    "staff:fill_record": _("the record fill form"),
+    "staff:fill_correct": _("the fill correction form"),
+    "staff:hold_add": _("the hold form"),
+    "staff:hold_remove": _("the remove hold form"),
+    "staff:therapy_end": _("the end therapy form"),
+    "staff:therapy_reopen": _("the reopen therapy form"),
+    "staff:patient_login_create": _("the patient sign-in form"),
+    "staff:patient_login_revoke": _("the remove sign-in form"),
+    "staff:caregiver_grant": _("the caregiver access form"),
+    "staff:caregiver_revoke": _("the revoke caregiver form"),
+    "patient_history": _("this history"),
+    "home": _("the next refill page"),
+    "portal:patient_home": _("the next refill page"),
+    "portal:therapy": _("the whole therapy page"),
+    "portal:calendar_now": _("the calendar"),
+    "portal:calendar_month": _("the calendar"),
+    "portal:print": _("the printable schedule"),
+    "feeds:subscriptions": _("the calendar links"),
+    "feeds:subscribe": _("a calendar link"),
+    "feeds:rename": _("the rename calendar link form"),
+    "feeds:rotate": _("the new calendar link form"),
+    "feeds:revoke": _("the stop calendar link form"),
+    "feeds:download": _("the calendar file download"),
+    "export_patient": _("the full record"),
 }
 
 
 def event_words(event: AccessEvent) -> str:
     if event.action == AccessEvent.Action.VIEW:
         if event.detail.startswith("admin:"):
-            return "Viewed the record in the administration site"
-        return f"Viewed {PAGE_WORDS.get(event.detail, 'a page')}"
+            return gettext("Viewed the record in the administration site")
+        return gettext("Viewed %(page)s") % {"page": PAGE_WORDS.get(event.detail, _("a page"))}
     if event.action == AccessEvent.Action.FEED:
         # The detail is "name (public id)": the name is what the patient called the link.
         name = event.detail.rsplit(" (", 1)[0]
-        words = f"A calendar app fetched the calendar link “{name}”" if name else "A calendar app fetched a link"
+        if name:
+            words = gettext("A calendar app fetched the calendar link “%(name)s”") % {"name": name}
+        else:
+            words = gettext("A calendar app fetched a link")
         # Fetches are one row per link per day; the time shown is the last of them.
-        return f"{words}, {event.count} times that day (the last shown)" if event.count > 1 else words
+        if event.count > 1:
+            said = gettext("%(words)s, %(count)d times that day (the last shown)")
+            return said % {"words": words, "count": event.count}
+        return words
     return event.get_action_display()
 
 
@@ -66,7 +74,7 @@ def patient_history(request, public_id):
         "clinic": patient.clinic,
         "changes": changes,
         "events": [
-            (event, audit.person_name(event.user) if event.user else "a calendar app", event_words(event))
+            (event, audit.person_name(event.user) if event.user else gettext("a calendar app"), event_words(event))
             for event in events
         ],
         "events_page": events,

@@ -16,6 +16,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from clinic import forms
@@ -36,7 +38,7 @@ def _clinic_or_first(request, clinic_id):
     clinics = list(access.staff_clinics(request.user).order_by("name"))
     clinic = clinics[0] if clinic_id is None else next((c for c in clinics if c.pk == clinic_id), None)
     if clinic is None:
-        raise Http404("No such clinic.")
+        raise Http404(_("No such clinic."))
     timezone.activate(clinic.zone)  # times on the clinic's pages are the clinic's
     return clinic, clinics
 
@@ -45,30 +47,43 @@ def _plan(patient) -> TherapyPlan:
     try:
         return TherapyPlan.objects.select_related("protocol").get(patient=patient)
     except TherapyPlan.DoesNotExist:
-        raise Http404("This patient has no therapy plan.") from None
+        raise Http404(_("This patient has no therapy plan.")) from None
 
 
 def _say_moves(request, result: services.RecomputeResult, *, prefix: str) -> None:
     """Tell staff what moved: "Fill 5 moved from Mon 23 Mar to Wed 25 Mar"."""
     moves = result.moves
     if not moves:
-        messages.success(request, f"{prefix} No planned fill moved.")
+        messages.success(request, _("%(prefix)s No planned fill moved.") % {"prefix": prefix})
         return
     shown = [
-        f"fill {m.sequence} from {date_format(m.old_date, 'D j M')} to {date_format(m.new_date, 'D j M')}"
+        _("fill %(number)d from %(old)s to %(new)s")
+        % {"number": m.sequence, "old": _short_day(m.old_date), "new": _short_day(m.new_date)}
         for m in moves[:6]
     ]
-    more = f" and {len(moves) - 6} more" if len(moves) > 6 else ""
-    messages.success(request, f"{prefix} Moved: {'; '.join(shown)}{more}.")
+    if len(moves) > 6:
+        more = len(moves) - 6
+        said = ngettext(
+            "%(prefix)s Moved: %(moves)s and %(more)d more.", "%(prefix)s Moved: %(moves)s and %(more)d more.", more
+        ) % {"prefix": prefix, "moves": "; ".join(shown), "more": more}
+    else:
+        said = _("%(prefix)s Moved: %(moves)s.") % {"prefix": prefix, "moves": "; ".join(shown)}
+    messages.success(request, said)
+
+
+def _short_day(day) -> str:
+    """"Mon 23 Mar", "lun 23 mar"."""
+    return date_format(day, "SHORT_WEEKDAY_DAY_MONTH_FORMAT")
 
 
 def _say_clinic_moves(request, result: services.RecomputeResult, *, prefix: str) -> None:
     plans = len({m.plan_id for m in result.moves})
-    messages.success(
-        request,
-        f"{prefix} {len(result.moves)} planned fill{'s' if len(result.moves) != 1 else ''} moved "
-        f"({plans} patient{'s' if plans != 1 else ''}). “Changed dates: who was told” lists them, and who was emailed.",
-    )
+    fills = ngettext("%(count)d planned fill moved", "%(count)d planned fills moved", len(result.moves)) % {
+        "count": len(result.moves)
+    }
+    patients = ngettext("%(count)d patient", "%(count)d patients", plans) % {"count": plans}
+    said = _("%(prefix)s %(fills)s (%(patients)s). “Changed dates: who was told” lists them, and who was emailed.")
+    messages.success(request, said % {"prefix": prefix, "fills": fills, "patients": patients})
 
 
 def _patient_url(patient) -> str:
@@ -137,20 +152,20 @@ def _patient_form_page(request, *, clinic, patient=None, plan=None):
                 fills = services.plan_preview(plan=new_plan, clinic=clinic, count=PREVIEW_FILLS)
                 preview = [{"fill": f, "infusate": Infusate(f.infusate.value).label} for f in fills]
             except ValueError as error:
-                plan_form.add_error(None, f"This plan cannot be projected: {error}.")
+                plan_form.add_error(None, _("This plan cannot be projected: %(error)s.") % {"error": error})
         else:
             try:
                 with transaction.atomic():
                     result = services.patient_save(patient=new_patient, plan=new_plan)
             except IntegrityError:
                 # Another nurse saved this record number a moment ago: say so next to the field.
-                patient_form.add_error("record_number", "Another patient of this clinic has this record number.")
+                patient_form.add_error("record_number", _("Another patient of this clinic has this record number."))
                 new_patient.pk = patient.pk if patient else None
             except ValidationError as error:
                 plan_form.add_error(None, error.messages)
                 new_patient.pk = patient.pk if patient else None
             else:
-                _say_moves(request, result, prefix="Saved.")
+                _say_moves(request, result, prefix=_("Saved."))
                 return redirect(_patient_url(new_patient))
     return render(
         request,
@@ -168,7 +183,7 @@ def _patient_form_page(request, *, clinic, patient=None, plan=None):
 @require_http_methods(["GET", "POST"])
 @access.staff_required
 def patient_create(request, clinic_id: int):
-    clinic, _ = _clinic_or_first(request, clinic_id)
+    clinic, _clinics = _clinic_or_first(request, clinic_id)
     return _patient_form_page(request, clinic=clinic)
 
 
@@ -255,7 +270,7 @@ def _expected_fill(plan, sequence_param) -> ScheduledFill | None:
     return planned.order_by("sequence").first()
 
 
-ALREADY_RECORDED_MESSAGE = "This refill was already recorded: nothing was added."
+ALREADY_RECORDED_MESSAGE = gettext_lazy("This refill was already recorded: nothing was added.")
 
 
 @require_http_methods(["GET", "POST"])
@@ -279,7 +294,7 @@ def fill_record(request, public_id):
                 messages.warning(request, ALREADY_RECORDED_MESSAGE)
                 return redirect(_patient_url(patient))
             held = expected is not None and expected.is_chemo and not engine.Infusate(record.infusate).is_chemo
-            prefix = "Fill recorded as a held cycle (chemo not given)." if held else "Fill recorded."
+            prefix = _("Fill recorded as a held cycle (chemo not given).") if held else _("Fill recorded.")
             _say_moves(request, result, prefix=prefix)
             return redirect(_patient_url(patient))
         if form.was_already_recorded():
@@ -305,16 +320,16 @@ def fill_correct(request, public_id, fill_id: int):
     if request.method == "POST" and form.is_valid():
         changes = {name: form.cleaned_data[name] for name in form.changed_data if name in form.Meta.fields}
         if not changes:
-            messages.info(request, "Nothing changed.")
+            messages.info(request, _("Nothing changed."))
             return redirect(_patient_url(patient))
         try:
             with transaction.atomic():
                 # The history row's user comes from the request (simple_history's HistoryRequestMiddleware).
                 result = services.fill_correct(fill=RecordedFill.objects.get(pk=record.pk), by=request.user, **changes)
         except (IntegrityError, ValidationError):
-            form.add_error("date", "A fill is already recorded for this patient on this date.")
+            form.add_error("date", _("A fill is already recorded for this patient on this date."))
         else:
-            _say_moves(request, result, prefix="Correction saved; the old values are kept in the history.")
+            _say_moves(request, result, prefix=_("Correction saved; the old values are kept in the history."))
             return redirect(_patient_url(patient))
     return render(
         request,
@@ -334,7 +349,8 @@ def hold_add(request, public_id):
     form = forms.HoldForm(request.POST)
     if not form.is_valid():
         missing_reason = "reason" in form.errors
-        messages.error(request, "Give a reason for the hold." if missing_reason else "Choose a chemo fill to hold.")
+        said = _("Give a reason for the hold.") if missing_reason else _("Choose a chemo fill to hold.")
+        messages.error(request, said)
         return redirect(_patient_url(patient))
     sequence = form.cleaned_data["sequence"]
     fill = ScheduledFill.objects.filter(
@@ -342,19 +358,19 @@ def hold_add(request, public_id):
         date__gte=patient.clinic.today(),
     ).first()
     if fill is None:
-        messages.error(request, "Only a future chemo fill can be held; the schedule may have changed, look again.")
+        messages.error(request, _("Only a future chemo fill can be held; the schedule may have changed, look again."))
         return redirect(_patient_url(patient))
     try:
         with transaction.atomic():
-            _, result = services.hold_add(plan=plan, sequence=sequence, reason=form.cleaned_data["reason"],
+            _hold, result = services.hold_add(plan=plan, sequence=sequence, reason=form.cleaned_data["reason"],
                                           by=request.user)
     except IntegrityError:
-        messages.warning(request, "This fill is already held.")
+        messages.warning(request, _("This fill is already held."))
         return redirect(_patient_url(patient))
     except ValidationError as error:
         messages.warning(request, " ".join(error.messages))
         return redirect(_patient_url(patient))
-    _say_moves(request, result, prefix=f"Chemo of {date_format(fill.date, 'D j M')} held.")
+    _say_moves(request, result, prefix=_("Chemo of %(day)s held.") % {"day": _short_day(fill.date)})
     return redirect(_patient_url(patient))
 
 
@@ -364,7 +380,7 @@ def hold_remove(request, public_id, hold_id: int):
     patient = access.get_patient(request, public_id, edit=True)
     hold = get_object_or_404(Hold, pk=hold_id, plan__patient=patient)
     result = services.hold_remove(hold=hold)
-    _say_moves(request, result, prefix="Hold undone: chemo is planned again.")
+    _say_moves(request, result, prefix=_("Hold undone: chemo is planned again."))
     return redirect(_patient_url(patient))
 
 
@@ -374,7 +390,7 @@ def therapy_end(request, public_id):
     patient = access.get_patient(request, public_id, edit=True)
     plan = _plan(patient)
     if plan.status == TherapyPlan.Status.ENDED:
-        messages.info(request, "This therapy is already over.")
+        messages.info(request, _("This therapy is already over."))
         return redirect(_patient_url(patient))
     form = forms.EndTherapyForm(request.POST or None, plan=plan, today=patient.clinic.today())
     if request.method == "POST" and form.is_valid():
@@ -383,11 +399,18 @@ def therapy_end(request, public_id):
             plan=plan, end_date=end, reason=form.cleaned_data["reason"], note=form.cleaned_data["note"]
         )
         if form.cleaned_data["kind"] == form.CHEMO:
-            messages.success(request, f"Chemotherapy ended on {progress.short_date(end)}. "
-                             "The pump stays in: maintenance refills continue.")
+            said = _("Chemotherapy ended on %(date)s. The pump stays in: maintenance refills continue.") % {
+                "date": progress.short_date(end)
+            }
+            messages.success(request, said)
         else:
             count = result.cancelled
-            messages.success(request, f"Therapy over. {count} planned fill{'s' if count != 1 else ''} cancelled.")
+            said = ngettext(
+                "Therapy over. %(count)d planned fill cancelled.",
+                "Therapy over. %(count)d planned fills cancelled.",
+                count,
+            ) % {"count": count}
+            messages.success(request, said)
         return redirect(_patient_url(patient))
     context = {"patient": patient, "clinic": patient.clinic, "plan": plan, "form": form}
     return render(request, "clinic/therapy_end.html", context)
@@ -400,12 +423,12 @@ def therapy_reopen(request, public_id):
     plan = _plan(patient)
     if plan.status == TherapyPlan.Status.ENDED:
         services.therapy_reopen(plan=plan)
-        messages.success(request, "Therapy reopened: fills are planned again.")
+        messages.success(request, _("Therapy reopened: fills are planned again."))
     elif plan.chemo_ended:
         services.therapy_reopen(plan=plan)
-        messages.success(request, "Chemotherapy resumed: chemo fills are planned again.")
+        messages.success(request, _("Chemotherapy resumed: chemo fills are planned again."))
     else:
-        messages.info(request, "This therapy is active.")
+        messages.info(request, _("This therapy is active."))
     return redirect(_patient_url(patient))
 
 
@@ -422,17 +445,20 @@ def patient_login_create(request, public_id):
     patient = access.get_patient(request, public_id, edit=True)
     form = forms.AccountEmailForm(request.POST)
     if patient.user_id:
-        messages.info(request, "This patient already has a sign-in.")
+        messages.info(request, _("This patient already has a sign-in."))
     elif not form.is_valid():
-        messages.error(request, "Enter a valid email address for the patient's sign-in.")
+        messages.error(request, _("Enter a valid email address for the patient's sign-in."))
     else:
         try:
-            user = account_services.patient_login_create(patient=patient, email=form.cleaned_data["email"])
+            user = account_services.patient_login_create(
+                patient=patient, email=form.cleaned_data["email"], language=form.cleaned_data["language"]
+            )
         except account_services.AccountRefused as error:
             messages.error(request, str(error))
         else:
             _send_link(request, user, "staff_patient_invite")
-            messages.success(request, f"Sign-in created; a set-your-password link was emailed to {user.email}.")
+            said = _("Sign-in created; a set-your-password link was emailed to %(email)s.") % {"email": user.email}
+            messages.success(request, said)
     return redirect(_patient_url(patient) + "#access")
 
 
@@ -441,7 +467,7 @@ def patient_login_create(request, public_id):
 def patient_login_revoke(request, public_id):
     patient = access.get_patient(request, public_id, edit=True)
     account_services.patient_login_revoke(patient=patient)
-    messages.success(request, "The patient's sign-in was removed.")
+    messages.success(request, _("The patient's sign-in was removed."))
     return redirect(_patient_url(patient) + "#access")
 
 
@@ -451,11 +477,11 @@ def caregiver_grant(request, public_id):
     patient = access.get_patient(request, public_id, edit=True)
     form = forms.AccountEmailForm(request.POST, prefix="caregiver")
     if not form.is_valid():
-        messages.error(request, "Enter a valid email address for the caregiver.")
+        messages.error(request, _("Enter a valid email address for the caregiver."))
         return redirect(_patient_url(patient) + "#access")
     try:
         grant, created = account_services.caregiver_grant(
-            patient=patient, email=form.cleaned_data["email"], by=request.user
+            patient=patient, email=form.cleaned_data["email"], by=request.user, language=form.cleaned_data["language"]
         )
     except account_services.AccountRefused as error:
         messages.error(request, str(error))
@@ -463,10 +489,12 @@ def caregiver_grant(request, public_id):
     if created:
         _send_link(request, grant.user, "staff_caregiver_invite")
         messages.success(
-            request, f"Caregiver access granted; a set-your-password link was emailed to {grant.user.email}."
+            request,
+            _("Caregiver access granted; a set-your-password link was emailed to %(email)s.")
+            % {"email": grant.user.email},
         )
     else:
-        messages.info(request, "This caregiver already has access.")
+        messages.info(request, _("This caregiver already has access."))
     return redirect(_patient_url(patient) + "#access")
 
 
@@ -476,7 +504,7 @@ def caregiver_revoke(request, public_id, grant_id: int):
     patient = access.get_patient(request, public_id, edit=True)
     grant = get_object_or_404(patient.caregiver_grants.active(), pk=grant_id)
     account_services.caregiver_revoke(grant=grant)
-    messages.success(request, f"Access of {grant.user.email or grant.user.username} revoked.")
+    messages.success(request, _("Access of %(email)s revoked.") % {"email": grant.user.email or grant.user.username})
     return redirect(_patient_url(patient) + "#access")
 
 
@@ -492,7 +520,7 @@ def clinic_settings(request, clinic_id: int):
     if request.method == "POST" and form.is_valid():
         form.save(commit=False)
         result = services.clinic_settings_save(clinic=clinic)
-        _say_clinic_moves(request, result, prefix="Settings saved.")
+        _say_clinic_moves(request, result, prefix=_("Settings saved."))
         return redirect("staff:clinic_settings", clinic.pk)
     return render(
         request,
@@ -524,7 +552,7 @@ def closures_add(request, clinic_id: int):
         days = closures_form.cleaned_data["lines"] if closures_form.is_valid() else None
     if days is None:
         # The form sits far down the page: say so at the top, where the page opens.
-        messages.error(request, "No closure was added: see the message under “Closures” below.")
+        messages.error(request, _("No closure was added: see the message under “Closures” below."))
         return render(
             request,
             "clinic/clinic_settings.html",
@@ -557,17 +585,18 @@ def closures_add(request, clinic_id: int):
 @require_POST
 @access.staff_required
 def closure_remove(request, clinic_id: int, closure_id: int):
-    clinic, _ = _clinic_or_first(request, clinic_id)
+    clinic, _clinics = _clinic_or_first(request, clinic_id)
     closure = get_object_or_404(ClinicClosure, pk=closure_id, clinic=clinic)
     result = services.closure_remove(closure=closure)
-    _say_clinic_moves(request, result, prefix=f"Closure of {date_format(closure.date, 'D j M Y')} removed.")
+    day = date_format(closure.date, "SHORT_WEEKDAY_DAY_MONTH_YEAR_FORMAT")
+    _say_clinic_moves(request, result, prefix=_("Closure of %(day)s removed.") % {"day": day})
     return redirect(reverse("staff:clinic_settings", args=[clinic.pk]) + "#closures")
 
 
 @require_http_methods(["GET", "POST"])
 @access.staff_required
 def protocol_edit(request, clinic_id: int, protocol_id: int | None = None):
-    clinic, _ = _clinic_or_first(request, clinic_id)
+    clinic, _clinics = _clinic_or_first(request, clinic_id)
     protocol = get_object_or_404(Protocol, pk=protocol_id, clinic=clinic) if protocol_id else None
     form = forms.ProtocolForm(request.POST or None, instance=protocol, clinic=clinic)
     if request.method == "POST" and form.is_valid():
@@ -575,8 +604,8 @@ def protocol_edit(request, clinic_id: int, protocol_id: int | None = None):
             with transaction.atomic():
                 result = services.protocol_save(protocol=form.instance)
         except (IntegrityError, ValidationError):
-            form.add_error("name", "The clinic already has a protocol with this name.")
+            form.add_error("name", _("The clinic already has a protocol with this name."))
         else:
-            _say_clinic_moves(request, result, prefix=f"Protocol “{form.instance.name}” saved.")
+            _say_clinic_moves(request, result, prefix=_("Protocol “%(name)s” saved.") % {"name": form.instance.name})
             return redirect(reverse("staff:clinic_settings", args=[clinic.pk]) + "#protocols")
     return render(request, "clinic/protocol_form.html", {"clinic": clinic, "form": form, "protocol": protocol})

@@ -122,16 +122,16 @@ class Change(models.Model):
 
 class Notice(models.Model):
     class Kind(models.TextChoices):
-        REMINDER = "reminder", "Reminder"
-        CHANGE = "change", "Change"
-        OVERDUE = "overdue", "Overdue"
+        REMINDER = "reminder", _("Reminder")
+        CHANGE = "change", _("Change")
+        OVERDUE = "overdue", _("Overdue")
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Waiting"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        CANCELLED = "cancelled", "Not sent (no longer true)"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Waiting")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        CANCELLED = "cancelled", _("Not sent (no longer true)")
+        FAILED = "failed", _("Failed")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="notices")

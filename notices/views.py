@@ -48,7 +48,7 @@ def _preference_from(token: str) -> Preference:
         public_id = signing.loads(token, salt=UNSUBSCRIBE_SALT)
         return Preference.objects.select_related("patient").get(public_id=public_id)
     except (signing.BadSignature, Preference.DoesNotExist, ValueError):
-        raise Http404("This unsubscribe link is not valid.") from None
+        raise Http404(_("This unsubscribe link is not valid.")) from None
 
 
 @csrf_exempt  # RFC 8058: mail apps POST here without a session; the signed link is the only credential

@@ -13,6 +13,8 @@ from django.contrib.auth import get_user_model
 from django.db.models import F, Model, QuerySet, Value
 from django.db.models.functions import Greatest
 from django.utils import dateformat, timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from patients.models import AccessEvent, Patient
 
@@ -59,6 +61,10 @@ class Change:
     kind: str  # created / changed / deleted
     fields: tuple[tuple[str, str, str], ...]  # (field label, before, after)
 
+    @property
+    def kind_label(self) -> str:
+        return str(KIND_LABELS[self.kind])
+
 
 @dataclass(frozen=True)
 class Ref:
@@ -93,6 +99,13 @@ def _display(record, field) -> str | Ref:
     return str(value)
 
 
+KIND_LABELS = {
+    "created": pgettext_lazy("record", "created"),
+    "changed": pgettext_lazy("record", "changed"),
+    "deleted": pgettext_lazy("record", "deleted"),
+}
+
+
 def changes_of(history_qs, label: str) -> list[Change]:
     """Each historical record against the one before it for the same object: one query per model.
 
@@ -117,7 +130,7 @@ def changes_of(history_qs, label: str) -> list[Change]:
                 if getattr(before, f.attname) != getattr(record, f.attname)
             ]
         previous_by_object[record.id] = record
-        who = person_name(record.history_user) if record.history_user else "system"
+        who = person_name(record.history_user) if record.history_user else str(_("system"))
         changes.append(Change(record.history_date, who, label, kind, tuple(diff)))
     return changes
 
@@ -142,7 +155,9 @@ def name_references(changes: list[Change], describe: Describe | None = None) -> 
     def word(value):
         if not isinstance(value, Ref):
             return value
-        return names.get((value.model, value.pk), f"a removed {value.model._meta.verbose_name}")
+        return names.get((value.model, value.pk)) or _("%(thing)s (no longer there)") % {
+            "thing": value.model._meta.verbose_name
+        }
 
     return [
         replace(change, fields=tuple((label, word(before), word(after)) for label, before, after in change.fields))

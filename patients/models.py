@@ -31,32 +31,33 @@ def validate_time_zone(value: str) -> None:
 
 
 class Clinic(models.Model):
-    name = models.CharField(max_length=200)
+    name = models.CharField(_("name"), max_length=200)
     time_zone = models.CharField(
-        max_length=64, default=settings.DEFAULT_CLINIC_TIME_ZONE, validators=[validate_time_zone]
+        _("time zone"), max_length=64, default=settings.DEFAULT_CLINIC_TIME_ZONE, validators=[validate_time_zone]
     )
-    phone = models.CharField(max_length=40, help_text="Shown to patients as a tap-to-call link.")
+    phone = models.CharField(_("phone"), max_length=40, help_text=_("Shown to patients as a tap-to-call link."))
     # db_default: rows written by code that predates the column (older migrations' states) still insert.
     address = models.CharField(
+        _("address"),
         max_length=300,
         blank=True,
         default="",
         db_default="",
-        help_text="Where patients come for refills: shown in their detailed calendars.",
+        help_text=_("Where patients come for refills: shown in their detailed calendars."),
     )
     # date.weekday() numbers of the days the clinic refills pumps: "01234" is Monday to Friday.
     open_weekdays = models.CharField(
-        max_length=7,
+        _("open weekdays"), max_length=7,
         default="01234",
-        validators=[RegexValidator(r"^0?1?2?3?4?5?6?$", "List weekdays as digits 0 (Monday) to 6 (Sunday).")],
+        validators=[RegexValidator(r"^0?1?2?3?4?5?6?$", _("List weekdays as digits 0 (Monday) to 6 (Sunday)."))],
     )
     default_protocol = models.ForeignKey(
         "schedules.Protocol", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     flow_tolerance_percent = models.PositiveSmallIntegerField(
-        default=20,
+        _("flow tolerance (%)"), default=20,
         validators=[MinValueValidator(1), MaxValueValidator(100)],
-        help_text="Flag a measured pump flow further than this (in %) from the pump's nominal rate.",
+        help_text=_("Flag a measured pump flow further than this (in %) from the pump's nominal rate."),
     )
     history = HistoricalRecords()
 
@@ -102,15 +103,15 @@ class StaffMembership(models.Model):
 class Patient(models.Model):
     # URLs address patients by this, never by the row id.
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="patients")
-    name = models.CharField(max_length=200)
-    record_number = models.CharField("clinic record number", max_length=40)
-    date_of_birth = models.DateField()
-    email = models.EmailField("contact email", blank=True)
+    clinic = models.ForeignKey(Clinic, verbose_name=_("clinic"), on_delete=models.PROTECT, related_name="patients")
+    name = models.CharField(_("name"), max_length=200)
+    record_number = models.CharField(_("clinic record number"), max_length=40)
+    date_of_birth = models.DateField(_("date of birth"))
+    email = models.EmailField(_("contact email"), blank=True)
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="patient"
     )
-    pump_model = models.CharField(max_length=100, blank=True)
+    pump_model = models.CharField(_("pump model"), max_length=100, blank=True)
     pump_reservoir_ml = models.DecimalField(
         "pump reservoir (mL)",
         max_digits=5,
@@ -153,14 +154,14 @@ class CaregiverAccess(models.Model):
     granted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    granted_at = models.DateTimeField(default=timezone.now)
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    granted_at = models.DateTimeField(_("granted at"), default=timezone.now)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
     history = HistoricalRecords()
 
     objects = CaregiverAccessQuerySet.as_manager()
 
     class Meta:
-        verbose_name_plural = "caregiver access"
+        verbose_name_plural = _("caregiver access")
         constraints = [
             models.UniqueConstraint(
                 fields=["patient", "user"],
@@ -177,9 +178,9 @@ class AccessEvent(models.Model):
     """Who looked at a patient's record, or fetched their calendar feed: appended, never edited."""
 
     class Action(models.TextChoices):
-        VIEW = "view", "Viewed a page"
-        FEED = "feed", "Calendar feed fetched"
-        EXPORT = "export", "Record exported"
+        VIEW = "view", _("Viewed a page")
+        FEED = "feed", _("Calendar feed fetched")
+        EXPORT = "export", _("Record exported")
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     patient = models.ForeignKey(Patient, null=True, on_delete=models.SET_NULL, related_name="access_events")

@@ -17,6 +17,8 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from patients import access, ratelimit
 from patients.sessions import LAST_SEEN_AT, SIGNED_IN_AT, USER_AGENT
@@ -42,8 +44,8 @@ def duration(seconds: int) -> str:
     """30 minutes, 2 hours: how long an idle timeout is, in words."""
     minutes = seconds // 60
     if minutes >= 60 and minutes % 60 == 0:
-        return f"{minutes // 60} hour{'s' if minutes != 60 else ''}"
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+        return ngettext("%(count)d hour", "%(count)d hours", minutes // 60) % {"count": minutes // 60}
+    return ngettext("%(count)d minute", "%(count)d minutes", minutes) % {"count": minutes}
 
 
 def client_ip(request) -> str | None:
@@ -143,13 +145,16 @@ class StaffSessionMiddleware:
         is_staff = session[IS_STAFF]
         last_seen = session.get(LAST_SEEN_AT, now)
         if now - signed_in_at > settings.SESSION_COOKIE_AGE:
-            return self.end(request, "Your session has ended. Please sign in again.")
+            return self.end(request, _("Your session has ended. Please sign in again."))
         idle_limit = settings.STAFF_IDLE_TIMEOUT_SECONDS if is_staff else settings.IDLE_TIMEOUT_SECONDS
         if now - last_seen > idle_limit:
             return self.end(
                 request,
-                f"You were signed out after {duration(idle_limit)} without activity, to keep your health "
-                "information private. Please sign in again.",
+                _(
+                    "You were signed out after %(duration)s without activity, to keep your health information "
+                    "private. Please sign in again."
+                )
+                % {"duration": duration(idle_limit)},
             )
         if now - last_seen >= LAST_SEEN_RESOLUTION_SECONDS or LAST_SEEN_AT not in session:
             session[LAST_SEEN_AT] = now

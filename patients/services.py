@@ -14,8 +14,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import override
 
-from patients import sessions
+from patients import language, sessions
 from patients.models import CaregiverAccess, Patient, Preferences
 
 
@@ -27,7 +29,7 @@ def _account_user(email: str):
         user.set_unusable_password()
     elif user.is_staff or user.is_superuser:
         # An administrator's account is never turned into (or back on as) a patient's or caregiver's.
-        raise AccountRefused("This email belongs to an administrator; use the person's own email.")
+        raise AccountRefused(_("This email belongs to an administrator; use the person's own email."))
     user.is_active = True
     user.save()
     return user
@@ -38,24 +40,29 @@ class AccountRefused(Exception):
 
 
 @transaction.atomic
-def patient_login_create(*, patient, email: str):
-    """Give a patient a sign-in (username = email). The caller sends the set-your-password link."""
+def patient_login_create(*, patient, email: str, language: str | None = None):
+    """Give a patient a sign-in (username = email). The caller sends the set-your-password link.
+
+    ``language``: what the invitation (and, until they choose, the pages) is written in.
+    """
     existing = get_user_model().objects.filter(username__iexact=email).first()
     if existing is not None and (existing.memberships.exists() or hasattr(existing, "patient")):
-        raise AccountRefused("This email already belongs to another account; use another email.")
+        raise AccountRefused(_("This email already belongs to another account; use another email."))
     user = _account_user(email)
+    _language_if_unset(user, language)
     patient.user = user
     patient.save(update_fields=["user"])
     return user
 
 
 @transaction.atomic
-def caregiver_grant(*, patient, email: str, by):
+def caregiver_grant(*, patient, email: str, by, language: str | None = None):
     """Let a caregiver follow a patient (read-only). Returns (grant, created)."""
     existing = get_user_model().objects.filter(username__iexact=email).first()
     if existing is not None and existing.memberships.exists():
-        raise AccountRefused("This email belongs to clinic staff; use the caregiver's own email.")
+        raise AccountRefused(_("This email belongs to clinic staff; use the caregiver's own email."))
     user = _account_user(email)
+    _language_if_unset(user, language)
     grant = CaregiverAccess.objects.active().filter(patient=patient, user=user).first()
     if grant is not None:
         return grant, False
@@ -102,9 +109,17 @@ def set_password_email_send(*, user, base_url: str, template: str) -> None:
         },
     )
     context = {"user": user, "link": base_url.rstrip("/") + path}
-    subject = render_to_string(f"emails/{template}_subject.txt", context).strip()
-    body = render_to_string(f"emails/{template}.txt", context)
+    # In the recipient's language, whatever language the member of staff sending it reads.
+    with override(language.language_for(user)):
+        subject = render_to_string(f"emails/{template}_subject.txt", context).strip()
+        body = render_to_string(f"emails/{template}.txt", context)
     send_mail(subject, body, None, [user.email])
+
+
+def _language_if_unset(user, language: str | None) -> None:
+    """The language staff chose for an invitation, unless the person already chose their own."""
+    if language in dict(settings.LANGUAGES) and not Preferences.objects.filter(user=user).exists():
+        Preferences.objects.create(user=user, language=language)
 
 
 @transaction.atomic

@@ -12,6 +12,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 from django_otp import devices_for_user, match_token
 from django_otp import login as otp_login
@@ -28,7 +29,7 @@ SETUP_MAX_AGE = 30 * 60
 
 class CodeForm(forms.Form):
     code = forms.CharField(
-        label="Code from your authenticator app (or a backup code)",
+        label=_("Code from your authenticator app (or a backup code)"),
         max_length=16,
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}),
     )
@@ -43,7 +44,7 @@ def safe_next(request) -> str:
 
 def create_backup_codes(user) -> list[str]:
     """Replace the user's backup codes with new ones, shown once."""
-    device, _ = StaticDevice.objects.get_or_create(user=user, name="Backup codes", defaults={"confirmed": True})
+    device, _created = StaticDevice.objects.get_or_create(user=user, name="Backup codes", defaults={"confirmed": True})
     device.token_set.all().delete()
     codes = [StaticToken.random_token() for _ in range(BACKUP_CODE_COUNT)]
     StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
@@ -67,8 +68,10 @@ def verify(request):
             return redirect(safe_next(request))
         form.add_error(
             "code",
-            "That code was not accepted. Codes change every 30 seconds, and after a wrong one there is a short "
-            "pause: wait a few seconds, then enter the newest code from your app.",
+            _(
+                "That code was not accepted. Codes change every 30 seconds, and after a wrong one there is a short "
+                "pause: wait a few seconds, then enter the newest code from your app."
+            ),
         )
     return render(request, "registration/two_factor_verify.html", {"form": form, "next": safe_next(request)})
 
@@ -99,7 +102,7 @@ def setup(request):
     Only clinic staff and admin-site users have a second factor; nothing is stored until a code is right.
     """
     if not (request.user.is_staff or access.is_clinic_staff(request.user)):
-        raise Http404("Not found.")
+        raise Http404(_("Not found."))
     if any(devices_for_user(request.user)):
         return redirect("two_factor_verify")
     key = _setup_key(request) if request.method == "POST" else default_key()
@@ -117,9 +120,9 @@ def setup(request):
                 device.save()
                 codes = create_backup_codes(request.user)
             second_factor_passed(request, device)
-            messages.success(request, "Two-step sign-in is on.")
+            messages.success(request, _("Two-step sign-in is on."))
             return render(request, "registration/two_factor_codes.html", {"codes": codes, "next": safe_next(request)})
-        form.add_error("code", "That code is not right. Check your phone's clock and try the newest code.")
+        form.add_error("code", _("That code is not right. Check your phone's clock and try the newest code."))
     device = TOTPDevice(user=request.user, name="Authenticator app", key=key)
     qr = segno.make(device.config_url, error="m")
     context = {

@@ -6,10 +6,13 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.i18n import set_language as django_set_language
 from ua_parser import parse
@@ -59,12 +62,22 @@ def set_language(request):
     return django_set_language(request)
 
 
+class PasswordResetForm(auth_forms.PasswordResetForm):
+    """The reset email in the account holder's language (else the one the request was made in)."""
+
+    def send_mail(self, subject_template_name, email_template_name, context, *args, **kwargs):
+        with translation.override(language.language_for(context["user"], default=translation.get_language())):
+            super().send_mail(subject_template_name, email_template_name, context, *args, **kwargs)
+
+
 class PasswordResetView(auth_views.PasswordResetView):
     """Reset emails are limited per email address and per client address, so nobody floods an inbox.
 
     Past the address's limit the page reads as if an email was sent (it never says whether an account
     exists); past the client's limit the answer is a 429 with Retry-After.
     """
+
+    form_class = PasswordResetForm
 
     def form_valid(self, form):
         wait = ratelimit.hit(
@@ -100,12 +113,14 @@ class SignedInBrowser:
 
 def _describe(session, current_key: str) -> SignedInBrowser:
     agent = parse(session.user_agent or "")
-    browser = agent.user_agent.family if agent.user_agent else "Unknown browser"
+    browser = agent.user_agent.family if agent.user_agent else _("Unknown browser")
     system = agent.os.family if agent.os else ""
     device = agent.device.family if agent.device and agent.device.family != "Other" else ""
     return SignedInBrowser(
         id=_public_id(session.session_key),
-        browser=f"{browser} on {system}" if system and system != "Other" else browser,
+        browser=_("%(browser)s on %(system)s") % {"browser": browser, "system": system}
+        if system and system != "Other"
+        else browser,
         device=device,
         signed_in_at=session.signed_in_at,
         last_active_at=session.last_active_at,
@@ -120,7 +135,8 @@ def signed_in_browsers(request):
     current_key = request.session.session_key
     if request.method == "POST":
         ended = _end_chosen(request, current_key)
-        messages.success(request, f"Signed out of {ended} other browser{'s' if ended != 1 else ''}.")
+        said = ngettext("Signed out of %(count)d other browser.", "Signed out of %(count)d other browsers.", ended)
+        messages.success(request, said % {"count": ended})
         return redirect("signed_in_browsers")
     browsers = sorted(
         (_describe(s, current_key) for s in sessions.sessions_of(request.user)),

@@ -9,8 +9,11 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib.auth.decorators import login_required
+from django.db import models
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_safe
 
 from patients import access, audit
@@ -58,7 +61,8 @@ def _base_context(request, patient, plan, fills, today) -> dict:
         "fills": fills,
         "today": today,
         "is_self": is_self,
-        "whose": "Your" if is_self else f"{patient.name.split()[0]}'s",
+        # Templates say "Your next refill" or "Alice's next refill" as whole translated sentences.
+        "first_name": patient.name.split()[0],
         "tel": progress.tel_href(patient.clinic.phone),
     }
 
@@ -117,7 +121,7 @@ def calendar_now(request, public_id):
 def calendar_month(request, public_id, year: int, month: int):
     patient = access.get_patient(request, public_id)
     if not (1 <= month <= 12 and FIRST_YEAR <= year <= LAST_YEAR):
-        raise Http404("No such month.")
+        raise Http404(_("No such month."))
     today = patient.clinic.today()
     plan, fills = _therapy(patient)
     first, last = month_calendar.month_bounds(year, month)
@@ -141,7 +145,7 @@ def calendar_month(request, public_id, year: int, month: int):
     next_year, next_month = month_calendar.shift_month(year, month, 1)
     context.update(
         month=grid,
-        month_fills=[(f, progress.what_goes_in(f) if f.kind != "implant" else "pump surgery") for f in grid.fills],
+        month_fills=[(f, progress.what_goes_in(f) if f.kind != "implant" else _("pump surgery")) for f in grid.fills],
         prev=(prev_year, prev_month) if prev_year >= FIRST_YEAR else None,
         next=(next_year, next_month) if next_year <= LAST_YEAR else None,
         is_current=(year, month) == (today.year, today.month),
@@ -163,18 +167,27 @@ def print_schedule(request, public_id):
 
 def _print_words(fill) -> str:
     if fill.kind == "implant":
-        return f"Pump surgery: {progress.infusate_name(fill.infusate)}"
+        return _("Pump surgery: %(name)s") % {"name": progress.infusate_name(fill.infusate)}
     return progress.what_goes_in(fill)
 
 
-def _print_status(fill, today: dt.date) -> str:
+class PrintStatus(models.TextChoices):
+    """A printed row's status: the value names its css class, the label is what the sheet says."""
+
+    GIVEN = "given", pgettext_lazy("fill", "given")
+    OVERDUE = "overdue", gettext_lazy("overdue")
+    SURGERY = "surgery", gettext_lazy("surgery")
+    PLANNED = "planned", gettext_lazy("planned")
+
+
+def _print_status(fill, today: dt.date) -> PrintStatus:
     if fill.recorded:
-        return "given"
+        return PrintStatus.GIVEN
     if progress.is_overdue(fill, today):
-        return "overdue"
+        return PrintStatus.OVERDUE
     if fill.kind == "implant":
-        return "surgery"
-    return "planned"
+        return PrintStatus.SURGERY
+    return PrintStatus.PLANNED
 
 
 @require_safe

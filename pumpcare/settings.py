@@ -104,6 +104,8 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "axes",
     "csp",
+    # Installed only for its translations: the password advice it gives, in the person's language.
+    "django_zxcvbn_password_validator",
     # The project's apps, lowest layer first (see the README's Layout).
     "patients",
     "schedules",

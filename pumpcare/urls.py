@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 
 from clinic import history
 from patients import two_factor
@@ -32,5 +33,5 @@ urlpatterns = [
 
 handler500 = "pumpcare.views.server_error"
 
-admin.site.site_header = "PumpCare administration"
-admin.site.site_title = "PumpCare admin"
+admin.site.site_header = _("PumpCare administration")
+admin.site.site_title = _("PumpCare admin")

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from schedules import engine
@@ -14,57 +15,61 @@ from schedules import engine
 
 class Infusate(models.TextChoices):
     FUDR = engine.Infusate.FUDR.value, "FUDR"
-    FUDR_DEX = engine.Infusate.FUDR_DEX.value, "FUDR with dexamethasone"
-    HEPARINIZED_SALINE = engine.Infusate.HEPARINIZED_SALINE.value, "Heparinized saline"
-    SALINE = engine.Infusate.SALINE.value, "Saline"
-    GLYCERIN = engine.Infusate.GLYCERIN.value, "Glycerin"
+    FUDR_DEX = engine.Infusate.FUDR_DEX.value, _("FUDR with dexamethasone")
+    HEPARINIZED_SALINE = engine.Infusate.HEPARINIZED_SALINE.value, _("Heparinized saline")
+    SALINE = engine.Infusate.SALINE.value, _("Saline")
+    GLYCERIN = engine.Infusate.GLYCERIN.value, _("Glycerin")
 
 
 class FillKind(models.TextChoices):
-    IMPLANT = engine.FillKind.IMPLANT.value, "Implant fill"
-    CHEMO = engine.FillKind.CHEMO.value, "Chemotherapy"
-    REST = engine.FillKind.REST.value, "Rest"
-    HELD = engine.FillKind.HELD.value, "Chemo held"
-    MAINTENANCE = engine.FillKind.MAINTENANCE.value, "Maintenance"
+    IMPLANT = engine.FillKind.IMPLANT.value, _("Implant fill")
+    CHEMO = engine.FillKind.CHEMO.value, _("Chemotherapy")
+    REST = engine.FillKind.REST.value, _("Rest")
+    HELD = engine.FillKind.HELD.value, _("Chemo held")
+    MAINTENANCE = engine.FillKind.MAINTENANCE.value, _("Maintenance")
 
 
 def validate_cycle_steps(value) -> None:
     """A cycle is a list of {"infusate", "days"}: the chemo step first, then one or more rest steps."""
     if not isinstance(value, list) or len(value) < 2:
-        raise ValidationError("A cycle needs a chemo step followed by at least one rest step.")
+        raise ValidationError(_("A cycle needs a chemo step followed by at least one rest step."))
     for index, step in enumerate(value):
         if not isinstance(step, dict) or set(step) != {"infusate", "days"}:
-            raise ValidationError("Each step needs exactly an infusate and a number of days.")
+            raise ValidationError(_("Each step needs exactly an infusate and a number of days."))
         if step["infusate"] not in Infusate.values:
-            raise ValidationError("Unknown infusate %(value)s.", params={"value": step["infusate"]})
+            raise ValidationError(_("Unknown infusate %(value)s."), params={"value": step["infusate"]})
         if not isinstance(step["days"], int) or not 1 <= step["days"] <= 90:
-            raise ValidationError("A step lasts 1 to 90 days.")
+            raise ValidationError(_("A step lasts 1 to 90 days."))
         is_chemo = engine.Infusate(step["infusate"]).is_chemo
         if is_chemo != (index == 0):
-            raise ValidationError("The first step is the chemo (FUDR) step and only the first.")
+            raise ValidationError(_("The first step is the chemo (FUDR) step and only the first."))
 
 
 class Protocol(models.Model):
     """A clinic's therapy template (docs/schedule-rules.md: protocol)."""
 
     clinic = models.ForeignKey("patients.Clinic", on_delete=models.CASCADE, related_name="protocols")
-    name = models.CharField(max_length=100)
+    name = models.CharField(_("name"), max_length=100)
     first_chemo_after_days = models.PositiveSmallIntegerField(
-        default=14, validators=[MinValueValidator(1), MaxValueValidator(120)]
+        _("first chemo, days after surgery"), default=14, validators=[MinValueValidator(1), MaxValueValidator(120)]
     )
     cycle_steps = models.JSONField(
-        default=list,
+        _("cycle steps"), default=list,
         validators=[validate_cycle_steps],
-        help_text='E.g. [{"infusate": "fudr", "days": 14}, {"infusate": "heparinized_saline", "days": 14}]',
+        help_text=_('E.g. [{"infusate": "fudr", "days": 14}, {"infusate": "heparinized_saline", "days": 14}]'),
     )
     cycle_count = models.PositiveSmallIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(100)], help_text="Empty: open-ended."
+        _("number of cycles"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text=_("Empty: open-ended."),
     )
     maintenance_infusate = models.CharField(
-        max_length=32, choices=Infusate.choices, default=Infusate.HEPARINIZED_SALINE
+        _("maintenance infusate"), max_length=32, choices=Infusate.choices, default=Infusate.HEPARINIZED_SALINE
     )
     maintenance_days = models.PositiveSmallIntegerField(
-        default=14, validators=[MinValueValidator(1), MaxValueValidator(120)]
+        _("maintenance: days between fills"), default=14, validators=[MinValueValidator(1), MaxValueValidator(120)]
     )
     history = HistoricalRecords()
 
@@ -84,7 +89,7 @@ class Protocol(models.Model):
     def clean(self):
         if self.maintenance_infusate and engine.Infusate(self.maintenance_infusate).is_chemo:
             raise ValidationError(
-                {"maintenance_infusate": "Maintenance fills are not chemotherapy: pick a rest infusate."}
+                {"maintenance_infusate": _("Maintenance fills are not chemotherapy: pick a rest infusate.")}
             )
 
     @classmethod
@@ -99,8 +104,8 @@ class ClinicClosure(models.Model):
     """A date the clinic is closed (a holiday): no fill is planned on it (S7)."""
 
     clinic = models.ForeignKey("patients.Clinic", on_delete=models.CASCADE, related_name="closures")
-    date = models.DateField()
-    name = models.CharField(max_length=100, blank=True)
+    date = models.DateField(_("date"))
+    name = models.CharField(_("name"), max_length=100, blank=True)
     history = HistoricalRecords()
 
     class Meta:
@@ -115,15 +120,15 @@ class EndReason(models.TextChoices):
     """S8: why a therapy ends; the reason says which of the two ends it is (CHEMO_ENDS, THERAPY_OVER)."""
 
     # Chemotherapy ends: the pump stays in, so maintenance refills continue.
-    COMPLETED = "completed", "Chemotherapy completed"
-    TOXICITY = "toxicity", "Stopped for toxicity"
-    PROGRESSION = "progression", "Progression"
-    PATIENT_CHOICE = "patient_choice", "The patient's choice"
-    OTHER = "other", "Other reason (the pump stays in)"
+    COMPLETED = "completed", _("Chemotherapy completed")
+    TOXICITY = "toxicity", _("Stopped for toxicity")
+    PROGRESSION = "progression", _("Progression")
+    PATIENT_CHOICE = "patient_choice", _("The patient's choice")
+    OTHER = "other", _("Other reason (the pump stays in)")
     # Therapy over: nothing is planned after the date.
-    PUMP_REMOVED = "pump_removed", "Pump removed"
-    MOVED_CARE = "moved_care", "Care moved to another clinic"
-    DEATH = "death", "Death"
+    PUMP_REMOVED = "pump_removed", _("Pump removed")
+    MOVED_CARE = "moved_care", _("Care moved to another clinic")
+    DEATH = "death", _("Death")
 
 
 CHEMO_ENDS = frozenset({EndReason.COMPLETED, EndReason.TOXICITY, EndReason.PROGRESSION, EndReason.PATIENT_CHOICE,
@@ -135,37 +140,42 @@ THERAPY_OVER_CHOICES = [(r.value, r.label) for r in EndReason if r in THERAPY_OV
 
 class TherapyPlan(models.Model):
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        ENDED = "ended", "Ended"
+        ACTIVE = "active", _("Active")
+        ENDED = "ended", _("Ended")
 
     EndReason = EndReason
     CHEMO_ENDS = CHEMO_ENDS
     THERAPY_OVER = THERAPY_OVER
 
     patient = models.OneToOneField("patients.Patient", on_delete=models.CASCADE, related_name="plan")
-    surgery_date = models.DateField(help_text="The day the pump was (or will be) implanted.")
-    protocol = models.ForeignKey(Protocol, on_delete=models.PROTECT, related_name="plans")
+    surgery_date = models.DateField(_("surgery date"), help_text=_("The day the pump was (or will be) implanted."))
+    protocol = models.ForeignKey(Protocol, verbose_name=_("protocol"), on_delete=models.PROTECT, related_name="plans")
     # Per-patient overrides of the protocol; empty means "as the protocol says".
     first_chemo_after_days = models.PositiveSmallIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(120)]
+        _("first chemo, days after surgery"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(120)],
     )
     cycle_count = models.PositiveSmallIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(100)]
+        _("number of cycles"), null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(100)]
     )
-    open_ended = models.BooleanField(default=False, help_text="Repeat cycles until staff end the therapy.")
+    open_ended = models.BooleanField(
+        _("open-ended"), default=False, help_text=_("Repeat cycles until staff end the therapy.")
+    )
     # S8, chemotherapy ended: the plan stays active (status) because maintenance refills continue.
-    chemo_end_date = models.DateField(null=True, blank=True)
+    chemo_end_date = models.DateField(_("end of chemotherapy"), null=True, blank=True)
     chemo_end_reason = models.CharField(
-        max_length=20, choices=CHEMO_END_CHOICES, blank=True
+        _("why chemotherapy ended"), max_length=20, choices=CHEMO_END_CHOICES, blank=True
     )
-    chemo_end_note = models.CharField(max_length=300, blank=True)
+    chemo_end_note = models.CharField(_("note on the end of chemotherapy"), max_length=300, blank=True)
     # S8, therapy over (status "ended"): nothing is planned after end_date.
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
-    end_date = models.DateField(null=True, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    end_date = models.DateField(_("end date"), null=True, blank=True)
     end_reason = models.CharField(
-        max_length=20, choices=THERAPY_OVER_CHOICES, blank=True
+        _("end reason"), max_length=20, choices=THERAPY_OVER_CHOICES, blank=True
     )
-    end_note = models.CharField(max_length=300, blank=True)
+    end_note = models.CharField(_("end note"), max_length=300, blank=True)
     # The clinic-local day the stored projection was last computed: refresh_schedules rolls it forward.
     projected_on = models.DateField(null=True, blank=True, editable=False)
     history = HistoricalRecords(excluded_fields=["projected_on"])
@@ -205,13 +215,17 @@ class TherapyPlan(models.Model):
     def clean(self):
         if self.chemo_end_date and self.end_date and self.end_date < self.chemo_end_date:
             raise ValidationError(
-                {"end_date": f"Chemotherapy ended on {self.chemo_end_date}: the therapy ends on or after it."}
+                {"end_date": _("Chemotherapy ended on %(date)s: the therapy ends on or after it.")
+                 % {"date": self.chemo_end_date}}
             )
         if self.pk and self.surgery_date:
             first = self.recorded_fills.order_by("date").values_list("date", flat=True).first()
             if first is not None and first < self.surgery_date:
                 raise ValidationError(
-                    {"surgery_date": f"A fill is already recorded on {first:%d %b %Y}, before this surgery date."}
+                    {
+                        "surgery_date": _("A fill is already recorded on %(date)s, before this surgery date.")
+                        % {"date": first}
+                    }
                 )
 
 
@@ -219,18 +233,18 @@ class RecordedFill(models.Model):
     """A fill that happened: a fact entered by staff (S5)."""
 
     plan = models.ForeignKey(TherapyPlan, on_delete=models.CASCADE, related_name="recorded_fills")
-    date = models.DateField()
-    infusate = models.CharField(max_length=32, choices=Infusate.choices)
-    appointment_time = models.TimeField(null=True, blank=True)
+    date = models.DateField(_("date"))
+    infusate = models.CharField(_("infusate"), max_length=32, choices=Infusate.choices)
+    appointment_time = models.TimeField(_("appointment time"), null=True, blank=True)
     volume_in_ml = models.DecimalField(
-        "volume put in (mL)", max_digits=5, decimal_places=1, null=True, blank=True,
+        _("volume put in (mL)"), max_digits=5, decimal_places=1, null=True, blank=True,
         validators=[MinValueValidator(0), MaxValueValidator(200)],
     )
     volume_returned_ml = models.DecimalField(
-        "volume returned (mL)", max_digits=5, decimal_places=1, null=True, blank=True,
+        _("volume returned (mL)"), max_digits=5, decimal_places=1, null=True, blank=True,
         validators=[MinValueValidator(0), MaxValueValidator(200)],
     )
-    note = models.CharField(max_length=500, blank=True)
+    note = models.CharField(_("note"), max_length=500, blank=True)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -262,10 +276,12 @@ class Hold(models.Model):
     """
 
     plan = models.ForeignKey(TherapyPlan, on_delete=models.CASCADE, related_name="holds")
-    cycle = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
-    attempt = models.PositiveSmallIntegerField(default=1, validators=[MinValueValidator(1)])
-    planned_date = models.DateField(help_text="The date the held fill was planned on when it was held.")
-    reason = models.CharField(max_length=300)
+    cycle = models.PositiveSmallIntegerField(_("cycle"), validators=[MinValueValidator(1)])
+    attempt = models.PositiveSmallIntegerField(_("attempt"), default=1, validators=[MinValueValidator(1)])
+    planned_date = models.DateField(
+        _("planned date"), help_text=_("The date the held fill was planned on when it was held.")
+    )
+    reason = models.CharField(_("reason"), max_length=300)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
@@ -350,8 +366,8 @@ class CalendarSubscription(models.Model):
     """
 
     class Detail(models.TextChoices):
-        DISCREET = "discreet", "Discreet"
-        DETAILED = "detailed", "Detailed"
+        DISCREET = "discreet", _("Discreet")
+        DETAILED = "detailed", _("Detailed")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="calendar_subscriptions")
@@ -359,8 +375,8 @@ class CalendarSubscription(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
-    name = models.CharField(max_length=80)
-    detail = models.CharField(max_length=10, choices=Detail.choices, default=Detail.DISCREET)
+    name = models.CharField(_("name"), max_length=80)
+    detail = models.CharField(_("detail"), max_length=10, choices=Detail.choices, default=Detail.DISCREET)
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -181,8 +181,8 @@ def long_date(day: dt.date) -> str:
 
 
 def short_date(day: dt.date) -> str:
-    """"Mon 2 Mar 2026": the date style of the pages, for messages that name a date."""
-    return f"{day:%a} {day.day} {day:%b %Y}"
+    """"Mon 2 Mar 2026", "lun 2 mar 2026": the date style of the pages, for messages that name a date."""
+    return date_format(day, "SHORT_WEEKDAY_DAY_MONTH_YEAR_FORMAT")
 
 
 def tel_href(phone: str) -> str:

@@ -27,7 +27,8 @@ def test_the_browser_language_speaks_before_sign_in(client, db):
     assert language_of(response) == "es"
     assert response["Content-Language"] == "es"
     assert "Cerrar sesión" not in response.content.decode()  # nobody signed in
-    assert 'lang="en"' in response.content.decode()  # the switch offers English, marked as English
+    # The switch offers English by its own name (not "Inglés"), marked as English for screen readers.
+    assert 'lang="en" class="btn btn-outline-light btn-sm">English</button>' in response.content.decode()
 
 
 def test_an_unsupported_browser_language_gets_english(client, db):

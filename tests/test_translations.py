@@ -45,3 +45,4 @@ def test_the_compiled_catalogue_matches_the_po_file():
                 assert compiled.get((key, index)) == text, f"{entry.msgid!r} is stale in {MO.name}: run make messages"
         else:
             assert compiled.get(key) == entry.msgstr, f"{entry.msgid!r} is stale in {MO.name}: run make messages"
+

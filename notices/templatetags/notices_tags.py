@@ -3,6 +3,7 @@
 import datetime as dt
 
 from django import template
+from django.utils.formats import date_format
 
 from notices import selectors
 
@@ -11,11 +12,11 @@ register = template.Library()
 
 @register.filter
 def notice_day(value) -> str:
-    """An ISO date from a change's lines as "Tue 8 Dec 2026"."""
+    """An ISO date from a change's lines as "Tue 8 Dec 2026" ("mar 8 dic 2026")."""
     if not value:
         return ""
     day = dt.date.fromisoformat(value) if isinstance(value, str) else value
-    return f"{day:%a} {day.day} {day:%b %Y}"
+    return date_format(day, "SHORT_WEEKDAY_DAY_MONTH_YEAR_FORMAT")
 
 
 @register.inclusion_tag("notices/_dashboard.html")
