@@ -315,7 +315,7 @@ class ClinicSettingsForm(forms.ModelForm):
     class Meta:
         model = Clinic
         fields = ["address", "flow_tolerance_percent", "default_protocol"]
-        labels = {"address": "Clinic address", "flow_tolerance_percent": _("Flow tolerance (%)")}
+        labels = {"address": _("Clinic address"), "flow_tolerance_percent": _("Flow tolerance (%)")}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

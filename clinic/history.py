@@ -56,7 +56,10 @@ def event_words(event: AccessEvent) -> str:
         else:
             words = gettext("A calendar app fetched a link")
         # Fetches are one row per link per day; the time shown is the last of them.
-        return f"{words}, {event.count} times that day (the last shown)" if event.count > 1 else words
+        if event.count > 1:
+            said = gettext("%(words)s, %(count)d times that day (the last shown)")
+            return said % {"words": words, "count": event.count}
+        return words
     return event.get_action_display()
 
 

@@ -31,9 +31,12 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 from dateutil.relativedelta import relativedelta
+from django.conf import settings as django_settings
 from django.db import transaction
 from django.db.models import Count, Max, Sum
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+from django.utils.translation import get_language, gettext, gettext_lazy
 
 from feeds.models import FeedEvent, FeedKey, FeedSettings, FeedSnapshot
 from patients.models import Patient
@@ -47,21 +50,24 @@ REFRESH = dt.timedelta(hours=4)
 # A refill takes about ten minutes; the half hour leaves room for the wait and the check-in.
 VISIT_LENGTH = dt.timedelta(minutes=30)
 PRODID = "-//PumpCare//Calendar//EN"
-CALENDAR_NAMES = {False: "Clinic visits", True: "Pump refills"}
-STOPPED_SUFFIX = " (stopped)"
+# Words of the feed, in the language its subscriber chose (patient_feed activates it; see the README).
+CALENDAR_NAMES = {False: gettext_lazy("Clinic visits"), True: gettext_lazy("Pump refills")}
+STOPPED_SUFFIX = gettext_lazy(" (stopped)")
+# The stored default of FeedSettings.discreet_title: shown in the subscriber's language until the patient
+# chooses their own words.
 DISCREET_SUMMARY = "Clinic visit"
-PLANNED_NOTE = "Planned date: it may still change."
-OVERDUE_NOTE = "Overdue: call the clinic."
-OVERDUE_SUFFIX = " (overdue: call the clinic)"
-CLOSED_DAY_NOTE = "The clinic is closed on this date: it will agree a new date with you."
+PLANNED_NOTE = gettext_lazy("Planned date: it may still change.")
+OVERDUE_NOTE = gettext_lazy("Overdue: call the clinic.")
+OVERDUE_SUFFIX = gettext_lazy(" (overdue: call the clinic)")
+CLOSED_DAY_NOTE = gettext_lazy("The clinic is closed on this date: it will agree a new date with you.")
 WORDINGS = {False: "discreet", True: "detailed"}
 
 INFUSATE_WORDS = {
     Infusate.FUDR: "FUDR",
-    Infusate.FUDR_DEX: "FUDR with dexamethasone",
-    Infusate.HEPARINIZED_SALINE: "heparinized saline",
-    Infusate.SALINE: "saline",
-    Infusate.GLYCERIN: "glycerin",
+    Infusate.FUDR_DEX: gettext_lazy("FUDR with dexamethasone"),
+    Infusate.HEPARINIZED_SALINE: gettext_lazy("heparinized saline"),
+    Infusate.SALINE: gettext_lazy("saline"),
+    Infusate.GLYCERIN: gettext_lazy("glycerin"),
 }
 
 
@@ -111,21 +117,29 @@ def window_start(today: dt.date) -> dt.date:
 
 
 def event_uid(seed: uuid.UUID, *, detailed: bool, kind: str, sequence: int) -> str:
-    """Stable for the life of the appointment, distinct per wording; says nothing about whose it is."""
-    return f"{uuid.uuid5(seed, f'{WORDINGS[detailed]}/{kind}/{sequence}').hex}@pumpcare"
+    """Stable for the life of the appointment, distinct per wording and language; says nothing about whose it is.
+
+    The language is the active one (patient_feed's): an English and a Spanish calendar of one patient are two
+    calendars, so their events must not share a UID (nor its SEQUENCE).
+    """
+    language = get_language()
+    wording = WORDINGS[detailed] if language == django_settings.LANGUAGE_CODE else f"{WORDINGS[detailed]}-{language}"
+    return f"{uuid.uuid5(seed, f'{wording}/{kind}/{sequence}').hex}@pumpcare"
 
 
 def calendar_name(settings: FeedSettings | None, *, detailed: bool) -> str:
     chosen = settings.calendar_name if settings is not None else ""
-    return chosen or CALENDAR_NAMES[detailed]
+    return chosen or str(CALENDAR_NAMES[detailed])
 
 
 def discreet_title(settings: FeedSettings | None) -> str:
-    return (settings.discreet_title if settings is not None else "") or DISCREET_SUMMARY
+    chosen = settings.discreet_title if settings is not None else ""
+    # The default words are the site's, so they follow the reader's language; the patient's own words do not.
+    return gettext("Clinic visit") if chosen in ("", DISCREET_SUMMARY) else chosen
 
 
 def _words(infusate: str) -> str:
-    return INFUSATE_WORDS[Infusate(infusate)]
+    return str(INFUSATE_WORDS[Infusate(infusate)])
 
 
 def _is_held(row: ScheduledFill) -> bool:
@@ -136,24 +150,24 @@ def fill_summary(row: ScheduledFill, *, detailed: bool, title: str = DISCREET_SU
     if not detailed:
         return title
     if row.kind == FillKind.IMPLANT:
-        return "Pump implant surgery"
+        return gettext("Pump implant surgery")
     if row.kind == FillKind.CHEMO:
-        return f"Pump refill: start {_words(row.infusate)}"
+        return gettext("Pump refill: start %(name)s") % {"name": _words(row.infusate)}
     if _is_held(row):
-        return f"Pump refill: {_words(row.infusate)} (chemo on hold)"
-    return f"Pump refill: {_words(row.infusate)}"
+        return gettext("Pump refill: %(name)s (chemo on hold)") % {"name": _words(row.infusate)}
+    return gettext("Pump refill: %(name)s") % {"name": _words(row.infusate)}
 
 
 def phase_summary(row: ScheduledFill) -> str:
     days = (row.phase_end - row.date).days
     if row.is_chemo:
-        return f"{_words(row.infusate)} infusing, day 1-{days}"
-    words = _words(row.infusate).capitalize()
+        return gettext("%(name)s infusing, day 1-%(days)d") % {"name": _words(row.infusate), "days": days}
+    words = {"name": _words(row.infusate).capitalize(), "days": days}
     if _is_held(row):
-        return f"{words} (chemo on hold), day 1-{days}"
+        return gettext("%(name)s (chemo on hold), day 1-%(days)d") % words
     if row.kind == FillKind.REST:
-        return f"{words} (rest), day 1-{days}"
-    return f"{words}, day 1-{days}"
+        return gettext("%(name)s (rest), day 1-%(days)d") % words
+    return gettext("%(name)s, day 1-%(days)d") % words
 
 
 def _is_overdue(row: ScheduledFill, today: dt.date) -> bool:
@@ -165,26 +179,28 @@ def _notes(row: ScheduledFill, today: dt.date) -> list[str]:
     if row.recorded:
         return []
     if _is_overdue(row, today):
-        return [OVERDUE_NOTE]
-    notes = [PLANNED_NOTE]
+        return [str(OVERDUE_NOTE)]
+    notes = [str(PLANNED_NOTE)]
     if row.moved_from is not None:
-        notes.append(f"Moved from {row.moved_from:%A} {row.moved_from.day} {row.moved_from:%B}: clinic closed.")
+        day = date_format(row.moved_from, "WEEKDAY_DAY_MONTH_FORMAT")
+        notes.append(gettext("Moved from %(day)s: clinic closed.") % {"day": day})
     if row.closed_day:
-        notes.append(CLOSED_DAY_NOTE)
+        notes.append(str(CLOSED_DAY_NOTE))
     return notes
 
 
 def _clinic_lines(clinic: ClinicCard, page_url: str) -> list[str]:
-    lines = [f"{clinic.name}, phone {clinic.phone}" if clinic.phone else clinic.name]
+    lines = [gettext("%(clinic)s, phone %(phone)s") % {"clinic": clinic.name, "phone": clinic.phone}
+             if clinic.phone else clinic.name]
     if page_url:
-        lines.append(f"Your schedule: {page_url}")
+        lines.append(gettext("Your schedule: %(url)s") % {"url": page_url})
     return lines
 
 
 def _fill_event(row, *, seed, today, zone, detailed, title, clinic, page_url) -> Shown:
     summary = fill_summary(row, detailed=detailed, title=title)
     if _is_overdue(row, today):
-        summary += OVERDUE_SUFFIX
+        summary += str(OVERDUE_SUFFIX)
     lines = _notes(row, today)
     if detailed and clinic is not None:
         lines += _clinic_lines(clinic, page_url)
@@ -286,7 +302,7 @@ def render(shown: Sequence[Shown], stamps: dict[str, Stamp], *, name: str) -> by
 
 def stopped_calendar(name: str) -> bytes:
     """What a stopped or replaced link answers for a while: no events (so apps clear them), a name that says why."""
-    return _calendar(name + STOPPED_SUFFIX).to_ical()
+    return _calendar(name + str(STOPPED_SUFFIX)).to_ical()
 
 
 def _second(moment: dt.datetime) -> dt.datetime:
@@ -362,10 +378,22 @@ def content_version(patient: Patient, *, variant: str, today: dt.date) -> str:
 
 
 def feed_variant(*, detailed: bool, title: str, name: str, page_url: str) -> str:
-    return _digest(WORDINGS[detailed], title if not detailed else "", name, page_url)
+    """Which snapshot: wording, title, name, site, and the active language (other than English)."""
+    parts = [WORDINGS[detailed], title if not detailed else "", name, page_url]
+    if get_language() != django_settings.LANGUAGE_CODE:
+        parts.append(get_language())
+    return _digest(*parts)
 
 
-def patient_feed(patient: Patient, *, detailed: bool, page_url: str = "", today: dt.date | None = None) -> Snapshot:
+def patient_feed(
+    patient: Patient, *, detailed: bool, page_url: str = "", today: dt.date | None = None, language: str | None = None
+) -> Snapshot:
+    """The feed in ``language`` (the subscriber's; default the site's): titles, descriptions and the name."""
+    with translation.override(language or django_settings.LANGUAGE_CODE):
+        return _patient_feed(patient, detailed=detailed, page_url=page_url, today=today)
+
+
+def _patient_feed(patient: Patient, *, detailed: bool, page_url: str, today: dt.date | None) -> Snapshot:
     """The feed of a patient (patient.clinic loaded): the stored snapshot while no input changed, else rebuilt.
 
     A rebuild whose bytes come out the same keeps the ETag and Last-Modified; otherwise Last-Modified moves to

@@ -7,6 +7,7 @@ SECRET_KEY, which may rotate), bodies are the calendars already served, links ar
 import uuid
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class FeedKey(models.Model):
@@ -75,21 +76,23 @@ class FeedSettings(models.Model):
 
     patient = models.OneToOneField("patients.Patient", on_delete=models.CASCADE, related_name="feed_settings")
     discreet_title = models.CharField(
-        "title of each visit in discreet calendars",
+        _("title of each visit in discreet calendars"),
         max_length=60,
         default="Clinic visit",
-        help_text="What a discreet calendar calls each visit, e.g. “Appointment”. Avoid drug or illness names.",
+        help_text=_("What a discreet calendar calls each visit, e.g. “Appointment”. Avoid drug or illness names."),
     )
     calendar_name = models.CharField(
-        "name of the calendar",
+        _("name of the calendar"),
         max_length=60,
         blank=True,
-        help_text="Shown in the calendar app's list of calendars. Empty: “Clinic visits” (discreet) or "
-        "“Pump refills” (detailed).",
+        help_text=_(
+            "Shown in the calendar app's list of calendars. Empty: “Clinic visits” (discreet) or "
+            "“Pump refills” (detailed)."
+        ),
     )
 
     class Meta:
-        verbose_name_plural = "feed settings"
+        verbose_name_plural = _("feed settings")
 
     def __str__(self) -> str:
         return f"Calendar settings of patient {self.patient_id}"

@@ -12,10 +12,12 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
+from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from feeds import answers
 from feeds.models import FeedSettings, RetiredLink
@@ -62,14 +64,17 @@ def manageable_subscriptions(
 
 
 @transaction.atomic
-def subscription_create(*, patient: Patient, name: str, detail: str, by) -> tuple[CalendarSubscription, str]:
+def subscription_create(
+    *, patient: Patient, name: str, detail: str, by, language: str = django_settings.LANGUAGE_CODE
+) -> tuple[CalendarSubscription, str]:
     """A new subscription and its token (shown once). A caregiver's is their own; else it is the patient's."""
     token, token_hash = new_token()
     owner = None if manages_all(by, patient) else by
     if owner is not None and detail == CalendarSubscription.Detail.DETAILED:
-        raise ValidationError("Only the patient or their clinic can set up a calendar with drug names.")
+        raise ValidationError(_("Only the patient or their clinic can set up a calendar with drug names."))
     subscription = CalendarSubscription(
-        patient=patient, owner=owner, name=name, detail=detail, token_hash=token_hash, created_by=by
+        patient=patient, owner=owner, name=name, detail=detail, language=language, token_hash=token_hash,
+        created_by=by,
     )
     subscription.full_clean()
     subscription.save()

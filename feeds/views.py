@@ -10,14 +10,17 @@ from urllib.parse import urlencode
 
 import segno
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.cache import get_conditional_response
 from django.utils.http import http_date
+from django.utils.translation import get_language, gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
@@ -34,38 +37,56 @@ FEED_MAX_AGE = 15 * 60
 class SubscriptionForm(forms.ModelForm):
     class Meta:
         model = CalendarSubscription
-        fields = ["name", "detail"]
-        labels = {"name": "Name of this calendar link", "detail": "What the calendar shows"}
-        help_texts = {"name": "Who or what it is for, e.g. “Maria's phone”."}
+        fields = ["name", "detail", "language"]
+        labels = {
+            "name": _("Name of this calendar link"),
+            "detail": _("What the calendar shows"),
+            "language": _("Language of the calendar"),
+        }
+        help_texts = {
+            "name": _("Who or what it is for, e.g. “Maria's phone”."),
+            "language": _("The events' titles and descriptions, in the language the person using this calendar reads."),
+        }
         widgets = {"detail": forms.RadioSelect}
 
-    def __init__(self, *args, may_choose_detailed: bool = True, title: str = ical.DISCREET_SUMMARY, **kwargs):
+    def __init__(self, *args, may_choose_detailed: bool = True, title: str = "", **kwargs):
         super().__init__(*args, **kwargs)
-        choices = [(CalendarSubscription.Detail.DISCREET, f"Discreet: every event says “{title}”, no drug names")]
+        said = gettext("Discreet: every event says “%(title)s”, no drug names") % {"title": title}
+        choices = [(CalendarSubscription.Detail.DISCREET, said)]
         if may_choose_detailed:
-            detailed = "Detailed: “Pump refill: start FUDR”, and the phases"
+            detailed = gettext("Detailed: “Pump refill: start FUDR”, and the phases")
             choices.append((CalendarSubscription.Detail.DETAILED, detailed))
         else:
-            self.fields["detail"].help_text = (
+            self.fields["detail"].help_text = _(
                 "Drug names and phases appear only in calendars the patient (or their clinic) sets up."
             )
         self.fields["detail"].choices = choices
+        # Each language by its own name; the person making the link reads the active one, so it comes first.
+        self.fields["language"].choices = [(code, name) for code, name in settings.LANGUAGES]
+        self.initial.setdefault("language", get_language())
+        self.fields["language"].required = False  # left out: the language of the person making the link
+
+    def clean_language(self):
+        return self.cleaned_data["language"] or get_language()
 
 
 class FeedSettingsForm(forms.ModelForm):
     class Meta:
         model = FeedSettings
         fields = ["discreet_title", "calendar_name"]
-        labels = {"discreet_title": "Title of each visit (discreet calendars)", "calendar_name": "Name of the calendar"}
+        labels = {
+            "discreet_title": _("Title of each visit (discreet calendars)"),
+            "calendar_name": _("Name of the calendar"),
+        }
 
 
 class RenameForm(forms.Form):
-    name = forms.CharField(label="New name", max_length=80)
+    name = forms.CharField(label=_("New name"), max_length=80)
 
 
 class DownloadForm(forms.Form):
     detail = forms.ChoiceField(
-        label="What the calendar shows", choices=CalendarSubscription.Detail.choices, widget=forms.RadioSelect
+        label=_("What the calendar shows"), choices=CalendarSubscription.Detail.choices, widget=forms.RadioSelect
     )
 
     def __init__(self, *args, may_choose_detailed: bool = True, **kwargs):
@@ -118,12 +139,13 @@ def _answer_for(request, token: str) -> answers.Answer | None:
     common = {"filename": _filename(detailed), "subscription_id": subscription.pk, "checked_at": time.time()}
     if link.live:
         snapshot = ical.patient_feed(subscription.patient, detailed=detailed,
-                                     page_url=_page_url(request, subscription.patient))
+                                     page_url=_page_url(request, subscription.patient), language=subscription.language)
     elif link.gone(timezone.now()):
         return answers.Answer(410, "text/plain; charset=utf-8", b"This calendar link was stopped.\n", **common)
     else:
-        name = ical.calendar_name(ical.settings_of(subscription.patient), detailed=detailed)
-        body = ical.stopped_calendar(name)
+        with translation.override(subscription.language):
+            name = ical.calendar_name(ical.settings_of(subscription.patient), detailed=detailed)
+            body = ical.stopped_calendar(name)
         snapshot = ical.Snapshot(f'"{hashlib.sha256(body).hexdigest()[:32]}"', link.stopped_at, body)
     return answers.Answer(200, CALENDAR_TYPE, snapshot.body, snapshot.etag, int(snapshot.last_modified.timestamp()),
                           **common)
@@ -163,7 +185,7 @@ def feed(request, token: str):
     if answer is None or not answer.fresh(now):
         answer = _answer_for(request, token)
         if answer is None:
-            raise Http404("No such calendar.")
+            raise Http404(_("No such calendar."))
         answers.remember(link, answer)
     if not poll.buffered:
         fetchlog.record_one(subscription_id=answer.subscription_id, at=timezone.now())
@@ -180,7 +202,10 @@ def download(request, public_id):
             "Choose a detail level: discreet or detailed.\n", status=400, content_type="text/plain; charset=utf-8"
         )
     detailed = form.is_bound and form.cleaned_data["detail"] == CalendarSubscription.Detail.DETAILED
-    snapshot = ical.patient_feed(patient, detailed=detailed, page_url=_page_url(request, patient))
+    # A file downloaded once: in the language of the person downloading it.
+    snapshot = ical.patient_feed(
+        patient, detailed=detailed, page_url=_page_url(request, patient), language=get_language()
+    )
     response = HttpResponse(snapshot.body, content_type=CALENDAR_TYPE)
     response["Content-Disposition"] = f'attachment; filename="{_filename(detailed)}"'
     response["Cache-Control"] = "private, no-store"
@@ -231,7 +256,8 @@ def subscription_list(request, public_id):
     form = SubscriptionForm(request.POST or None, may_choose_detailed=may_choose_detailed, title=title)
     if request.method == "POST" and form.is_valid():
         subscription, token = subscriptions.subscription_create(
-            patient=patient, name=form.cleaned_data["name"], detail=form.cleaned_data["detail"], by=request.user
+            patient=patient, name=form.cleaned_data["name"], detail=form.cleaned_data["detail"], by=request.user,
+            language=form.cleaned_data["language"],
         )
         return _subscribe_page(request, patient, subscription, token=token)
     context = {
@@ -257,11 +283,11 @@ def calendar_settings(request, public_id):
     """The patient's (or their clinic's) words for every calendar: a caregiver cannot change them."""
     patient = access.get_patient(request, public_id)
     if not subscriptions.manages_all(request.user, patient):
-        raise Http404("Only the patient or their clinic chooses these.")
+        raise Http404(_("Only the patient or their clinic chooses these."))
     form = _settings_form(patient, request.POST)
     if form.is_valid():
         subscriptions.feed_settings_save(patient=patient, **form.cleaned_data)
-        messages.success(request, "Calendar wording saved. Calendar apps show it at their next update.")
+        messages.success(request, _("Calendar wording saved. Calendar apps show it at their next update."))
         return redirect("feeds:subscriptions", public_id=patient.public_id)
     context = {"patient": patient, "form": form}
     return render(request, "feeds/settings.html", context, status=400)
@@ -283,7 +309,7 @@ def rename(request, public_id, subscription_id):
     form = RenameForm(request.POST or None, initial={"name": subscription.name})
     if request.method == "POST" and form.is_valid():
         subscriptions.subscription_rename(subscription=subscription, name=form.cleaned_data["name"])
-        messages.success(request, "Calendar renamed.")
+        messages.success(request, _("Calendar renamed."))
         return redirect("feeds:subscriptions", public_id=patient.public_id)
     context = {"patient": patient, "subscription": subscription, "form": form}
     return render(request, "feeds/rename.html", context, status=400 if form.is_bound else 200)
@@ -292,7 +318,7 @@ def rename(request, public_id, subscription_id):
 def _active_subscription(request, patient, subscription_id) -> CalendarSubscription:
     subscription = _subscription(request, patient, subscription_id)
     if subscription.revoked_at is not None:
-        raise Http404("This calendar link was stopped.")
+        raise Http404(_("This calendar link was stopped."))
     return subscription
 
 
@@ -314,6 +340,7 @@ def revoke(request, public_id, subscription_id):
     subscription = _active_subscription(request, patient, subscription_id)
     if request.method == "POST":
         subscriptions.subscription_revoke(subscription=subscription)
-        messages.success(request, f"The calendar link “{subscription.name}” no longer works.")
+        said = gettext("The calendar link “%(name)s” no longer works.") % {"name": subscription.name}
+        messages.success(request, said)
         return redirect("feeds:subscriptions", public_id=patient.public_id)
     return render(request, "feeds/confirm.html", {"patient": patient, "subscription": subscription, "action": "revoke"})

@@ -40,11 +40,12 @@ class Clinic(models.Model):
     phone = models.CharField(_("phone"), max_length=40, help_text=_("Shown to patients as a tap-to-call link."))
     # db_default: rows written by code that predates the column (older migrations' states) still insert.
     address = models.CharField(
+        _("address"),
         max_length=300,
         blank=True,
         default="",
         db_default="",
-        help_text="Where patients come for refills: shown in their detailed calendars.",
+        help_text=_("Where patients come for refills: shown in their detailed calendars."),
     )
     # date.weekday() numbers of the days the clinic refills pumps: "01234" is Monday to Friday.
     open_weekdays = models.CharField(
