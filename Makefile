@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint chromium gettext messages venv js serve release
+.PHONY: run test lint chromium gettext messages venv js serve release mutation
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -63,3 +63,7 @@ test: venv chromium gettext js
 
 lint: venv
 	$(VENV)/bin/ruff check .
+
+# Mutation testing of the schedule engine, access, feeds and services (long: kept out of CI; see README).
+mutation: venv
+	$(PY) tools/mutation.py

@@ -32,7 +32,15 @@ REST_CHOICES = [(i.value, i.label) for i in Infusate if not engine.Infusate(i.va
 
 
 class VolumeField(forms.DecimalField):
-    """A volume in mL, read as a nurse types it: "29.5" or "29,5"."""
+    """A decimal number read as a nurse types it: "29.5" or "29,5" (a decimal comma is a decimal point).
+
+    Every decimal field of the staff forms (volumes, reservoir, flow) is one of these, in a text box with
+    inputmode=decimal: a type=number box silently drops the comma in some browsers ("30,5" became 305)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.widget = forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"})
+        self.error_messages["invalid"] = _("Enter a number, like 29.5 (a comma works too: 29,5).")
 
     def to_python(self, value):
         if isinstance(value, str):
@@ -40,11 +48,59 @@ class VolumeField(forms.DecimalField):
         return super().to_python(value)
 
 
+DATE_HINT = _("Pick the day in the calendar, or type it as year-month-day: 2026-12-31.")
+AMBIGUOUS_DATE = re.compile(r"\s*\d{1,2}\s*[/.]\s*\d{1,2}\s*[/.]\s*\d{2,5}\s*")
+ISO_DATE = re.compile(r"\s*(\d+)-(\d{1,2})-(\d{1,2})\s*")
+
+
 class DateInput(forms.DateInput):
+    """A date picker (type=date): the browser sends year-month-day whatever it shows. Its bounds keep the year
+    to four digits in the picker, and tell the browser what is in range."""
+
     input_type = "date"
 
     def __init__(self, attrs=None):
-        super().__init__(attrs, format="%Y-%m-%d")
+        super().__init__({"min": "1900-01-01", "max": "2100-12-31", **(attrs or {})}, format="%Y-%m-%d")
+
+
+class DayField(forms.DateField):
+    """A date typed or picked by a person: year-month-day only, and a clear message for anything else.
+
+    "31/12/2026" is refused, not guessed (12/31 or 31/12?); a year that is not four digits ("22026-03-11", what
+    a date box gives when the year is typed on) is named back to the person."""
+
+    widget = DateInput
+    input_formats = ["%Y-%m-%d"]
+    default_error_messages = {"invalid": _("Enter a real date as year-month-day, like 2026-12-31.")}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.help_text = self.help_text or DATE_HINT
+
+    def to_python(self, value):
+        if isinstance(value, str) and value.strip():
+            if AMBIGUOUS_DATE.fullmatch(value):
+                raise ValidationError(
+                    _("“%(value)s” could be read two ways: pick the day in the calendar, or type it as "
+                      "year-month-day, like 2026-12-31."),
+                    code="invalid", params={"value": value.strip()},
+                )
+            iso = ISO_DATE.fullmatch(value)
+            if iso and len(iso.group(1)) != 4:
+                raise ValidationError(
+                    _("The year %(year)s is not possible: check the date."),
+                    code="invalid", params={"year": iso.group(1)},
+                )
+        return super().to_python(value)
+
+
+def say_length_limits(form: forms.BaseForm) -> None:
+    """A text box with a maximum length says it: the browser stops typing at the limit without a word."""
+    for field in form.fields.values():
+        limit = getattr(field, "max_length", None)
+        if isinstance(field, forms.CharField) and limit and isinstance(field.widget, forms.TextInput):
+            note = _("Up to %(limit)s characters.") % {"limit": limit}
+            field.help_text = f"{field.help_text} {note}".strip() if field.help_text else note
 
 
 class TimeInput(forms.TimeInput):
@@ -68,12 +124,15 @@ class PatientForm(forms.ModelForm):
             "name", "record_number", "date_of_birth", "email", "pump_model", "pump_reservoir_ml",
             "pump_flow_ml_per_day",
         ]
-        widgets = {"date_of_birth": DateInput()}
+        field_classes = {
+            "date_of_birth": DayField, "pump_reservoir_ml": VolumeField, "pump_flow_ml_per_day": VolumeField
+        }
 
     def __init__(self, *args, clinic: Clinic, **kwargs):
         super().__init__(*args, **kwargs)
         self.clinic = clinic
         self.instance.clinic = clinic
+        say_length_limits(self)
         self.helper = _helper()
 
     def clean_record_number(self):
@@ -94,7 +153,7 @@ class PlanForm(forms.ModelForm):
     class Meta:
         model = TherapyPlan
         fields = ["surgery_date", "protocol", "first_chemo_after_days", "cycle_count", "open_ended"]
-        widgets = {"surgery_date": DateInput()}
+        field_classes = {"surgery_date": DayField}
         labels = {
             "first_chemo_after_days": _("First chemo, days after surgery"),
             "cycle_count": _("Number of cycles"),
@@ -126,11 +185,12 @@ class PlanForm(forms.ModelForm):
             first = RecordedFill.objects.filter(plan=self.instance).order_by("date").first()
             if first is not None and surgery > first.date:
                 raise ValidationError(
-                    _("A fill is recorded on %(date)s: surgery cannot be after it."), params={"date": first.date}
+                    _("A fill is recorded on %(date)s: surgery cannot be after it."),
+                    params={"date": short_date(first.date)},
                 )
             if self.instance.end_date is not None and surgery > self.instance.end_date:
                 raise ValidationError(_("The therapy ended on %(date)s, before this date."),
-                                      params={"date": self.instance.end_date})
+                                      params={"date": short_date(self.instance.end_date)})
         return surgery
 
     def clean(self):
@@ -158,8 +218,8 @@ class FillForm(forms.ModelForm):
     class Meta:
         model = RecordedFill
         fields = ["date", "infusate", "appointment_time", "volume_in_ml", "volume_returned_ml", "note"]
-        field_classes = {"volume_in_ml": VolumeField, "volume_returned_ml": VolumeField}
-        widgets = {"date": DateInput(), "appointment_time": TimeInput(), "note": forms.TextInput()}
+        field_classes = {"date": DayField, "volume_in_ml": VolumeField, "volume_returned_ml": VolumeField}
+        widgets = {"appointment_time": TimeInput(), "note": forms.TextInput()}
         labels = {"appointment_time": _("Appointment time (optional)"), "note": _("Note (optional)")}
 
     def __init__(self, *args, plan: TherapyPlan, today: dt.date, expected: ScheduledFill | None = None, **kwargs):
@@ -179,8 +239,6 @@ class FillForm(forms.ModelForm):
                 "Chemotherapy is due: anything other than FUDR records this cycle as held."
             )
         for name in ("volume_in_ml", "volume_returned_ml"):
-            # A text box, not type=number: browsers silently turn "12,5" into 125 or "3O" into 3.
-            self.fields[name].widget = forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"})
             self.fields[name].help_text = _("In mL, e.g. 29.5")
         self.helper = _helper()
 
@@ -188,12 +246,15 @@ class FillForm(forms.ModelForm):
         day = self.cleaned_data["date"]
         plan = self.plan
         if day < plan.surgery_date:
-            raise ValidationError(_("This date is before surgery (%(date)s)."), params={"date": plan.surgery_date})
+            raise ValidationError(
+                _("This date is before surgery (%(date)s)."), params={"date": short_date(plan.surgery_date)}
+            )
         if day > self.today:
             raise ValidationError(_("A fill can only be recorded once it has happened (today at the latest)."))
         if plan.end_date is not None and day > plan.end_date:
             raise ValidationError(
-                _("The therapy ended on %(date)s: reopen it to record later fills."), params={"date": plan.end_date}
+                _("The therapy ended on %(date)s: reopen it to record later fills."),
+                params={"date": short_date(plan.end_date)},
             )
         same_day = RecordedFill.objects.filter(plan=plan, date=day).exclude(pk=self.instance.pk)
         if same_day.exists():
@@ -243,7 +304,7 @@ class EndTherapyForm(forms.Form):
     ]
 
     kind = forms.ChoiceField(choices=KINDS, widget=forms.RadioSelect, label=_("Which end"))
-    end_date = forms.DateField(widget=DateInput(), label=_("Date"))
+    end_date = DayField(label=_("Date"))
     reason = forms.ChoiceField(
         choices=[
             ("", _("Choose a reason")),
@@ -275,7 +336,7 @@ class EndTherapyForm(forms.Form):
         end = self.cleaned_data["end_date"]
         if end < self.plan.surgery_date:
             raise ValidationError(
-                _("The end date is before surgery (%(date)s)."), params={"date": self.plan.surgery_date}
+                _("The end date is before surgery (%(date)s)."), params={"date": short_date(self.plan.surgery_date)}
             )
         if end > self.today + dt.timedelta(days=SURGERY_AHEAD_DAYS):
             raise ValidationError(_("Enter an end date within the next 12 months."))

@@ -31,8 +31,17 @@ class CodeForm(forms.Form):
     code = forms.CharField(
         label=_("Code from your authenticator app (or a backup code)"),
         max_length=16,
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}),
+        # Not inputmode=numeric: backup codes have letters ("sv3sonlk"), and a number pad would hide them.
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "autocapitalize": "none", "autocorrect": "off",
+                   "spellcheck": "false", "autofocus": True}
+        ),
     )
+
+    def clean_code(self) -> str:
+        """A code as people copy it from paper: "SV3S ONLK" or "123 456" (spaces, dashes and capitals ignored;
+        backup codes are lower case, app codes digits)."""
+        return "".join(self.cleaned_data["code"].split()).replace("-", "").lower()
 
 
 def safe_next(request) -> str:

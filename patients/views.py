@@ -10,14 +10,14 @@ from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.i18n import set_language as django_set_language
 from ua_parser import parse
 
-from patients import language, ratelimit, security, services, sessions
+from patients import access, language, ratelimit, security, services, sessions
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -138,6 +138,11 @@ def signed_in_browsers(request):
         said = ngettext("Signed out of %(count)d other browser.", "Signed out of %(count)d other browsers.", ended)
         messages.success(request, said % {"count": ended})
         return redirect("signed_in_browsers")
+    # Times read in the person's clinic's zone, as on their other pages.
+    patient = access.followed_patients(request.user).select_related("clinic").first()
+    clinic = patient.clinic if patient else access.staff_clinics(request.user).first()
+    if clinic is not None:
+        timezone.activate(clinic.zone)
     browsers = sorted(
         (_describe(s, current_key) for s in sessions.sessions_of(request.user)),
         key=lambda b: (not b.current, -(b.last_active_at or b.signed_in_at or EPOCH).timestamp()),

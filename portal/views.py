@@ -84,7 +84,12 @@ def _home(request, patient):
         given=[(f, progress.what_goes_in(f)) for f in progress.recorded(fills)],
         surgery_ahead=bool(fills) and fills[0].date >= today,
     )
-    return render(request, "portal/home.html", context)
+    context["offline_page"] = context["is_self"]
+    response = render(request, "portal/home.html", context)
+    if context["is_self"]:
+        # The service worker keeps only pages marked so: the patient's own next refill, never anyone else's.
+        response["X-Offline-Page"] = "own"
+    return response
 
 
 @require_safe

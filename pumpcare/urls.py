@@ -19,6 +19,7 @@ urlpatterns = [
     path("accounts/two-factor/setup/", two_factor.setup, name="two_factor_setup"),
     path("accounts/password_reset/", patient_views.PasswordResetView.as_view(), name="password_reset"),
     path("accounts/signed-in/", patient_views.signed_in_browsers, name="signed_in_browsers"),
+    path("accounts/logout/", site_views.sign_out, name="logout"),
     path("accounts/", include("django.contrib.auth.urls")),
     # No /es/ prefixes (i18n_patterns): a link shared between people, a bookmark and every calendar feed
     # address must keep working whatever language the person reading it chose.
@@ -29,6 +30,8 @@ urlpatterns = [
     path("", include("notices.urls")),
     path("admin/", admin.site.urls),
     path("healthz", site_views.healthz, name="healthz"),
+    path("manifest.webmanifest", site_views.manifest, name="manifest"),
+    path("sw.js", site_views.service_worker, name="service_worker"),
     path("readyz", site_views.readyz, name="readyz"),
 ]
 

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from schedules import engine
+from schedules.progress import short_date
 
 
 class Infusate(models.TextChoices):
@@ -233,7 +234,7 @@ class TherapyPlan(models.Model):
         if self.chemo_end_date and self.end_date and self.end_date < self.chemo_end_date:
             raise ValidationError(
                 {"end_date": _("Chemotherapy ended on %(date)s: the therapy ends on or after it.")
-                 % {"date": self.chemo_end_date}}
+                 % {"date": short_date(self.chemo_end_date)}}
             )
         if self.pk and self.surgery_date:
             first = self.recorded_fills.order_by("date").values_list("date", flat=True).first()
@@ -241,7 +242,7 @@ class TherapyPlan(models.Model):
                 raise ValidationError(
                     {
                         "surgery_date": _("A fill is already recorded on %(date)s, before this surgery date.")
-                        % {"date": first}
+                        % {"date": short_date(first)}
                     }
                 )
 

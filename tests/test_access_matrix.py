@@ -25,6 +25,7 @@ PUBLIC = {
     "portal:living",  # general advice, no patient data: easy to share with family
     "feeds:feed",  # a calendar app has only the secret link (tests/test_feeds.py: unknown 404, revoked 410)
     "notices:unsubscribe",  # a signed link from an email, no sign-in (RFC 8058; tests/notices: bad or forged 404)
+    "manifest", "service_worker",  # the app's name, icons and offline code: the same for everyone, no data
 }
 ADMIN_NAMESPACE = "admin"
 

@@ -6,11 +6,12 @@ protocol (14-day steps) every nominal fill lands on a Monday.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from datetime import date, timedelta
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from schedules.engine import (
@@ -129,20 +130,31 @@ def test_s3_three_step_cycle_repeats_with_each_steps_days() -> None:
 
 
 @pytest.mark.parametrize(
-    "protocol",
+    ("protocol", "reason"),
     [
-        Protocol(cycle=()),
-        Protocol(cycle=(Step(SALINE, 14), Step(FUDR, 14))),  # chemo must be the first step
-        Protocol(cycle=(Step(FUDR, 14), Step(FUDR, 14))),
-        Protocol(maintenance=Step(FUDR, 14)),
-        Protocol(cycle=(Step(FUDR, 0),)),  # would never reach the horizon
-        Protocol(first_chemo_after_days=0),
-        Protocol(cycles=-1),
+        (Protocol(cycle=()), "a protocol's cycle needs at least its chemo step"),
+        (Protocol(cycle=(Step(SALINE, 14), Step(FUDR, 14))), "a cycle's first step is its chemo step"),
+        (Protocol(cycle=(Step(FUDR, 14), Step(FUDR, 14))), "rest and maintenance steps take a non-chemo infusate"),
+        (Protocol(maintenance=Step(FUDR, 14)), "rest and maintenance steps take a non-chemo infusate"),
+        (Protocol(cycle=(Step(FUDR, 0),)), "every step lasts at least one day"),  # would never reach the horizon
+        (Protocol(first_chemo_after_days=0), "every step lasts at least one day"),
+        (Protocol(maintenance=Step(SALINE, 0)), "every step lasts at least one day"),
+        (Protocol(cycle=(Step(FUDR, 14), Step(SALINE, 0))), "every step lasts at least one day"),
+        (Protocol(cycles=-1), "the cycle count cannot be negative"),
     ],
 )
-def test_s3_rejects_protocols_the_engine_cannot_walk(protocol: Protocol) -> None:
-    with pytest.raises(ValueError):
+def test_s3_rejects_protocols_the_engine_cannot_walk(protocol: Protocol, reason: str) -> None:
+    # The reason reaches the care team (services turn it into a form error), so it must say what is wrong.
+    with pytest.raises(ValueError, match=f"^{reason}$"):
         run(Plan(SURGERY, protocol))
+
+
+def test_s3_a_protocol_of_one_cycle_gives_one_chemo_fill() -> None:
+    fills = run(Plan(SURGERY, Protocol(cycles=1)), horizon_days=120)
+    assert [(f.kind, f.cycle) for f in fills[:4]] == [
+        (FillKind.IMPLANT, None), (FillKind.CHEMO, 1), (FillKind.REST, 1), (FillKind.MAINTENANCE, None),
+    ]
+    assert [f.kind for f in run(Plan(SURGERY, Protocol(cycles=0)), horizon_days=60)[1:]] == [FillKind.MAINTENANCE] * 4
 
 
 # S4 -------------------------------------------------------------------------------------------------
@@ -696,3 +708,169 @@ def check_nothing_planned_past_the_end(fills: list[Fill], plan: Plan, today: dat
         assert fill.overdue == (fill.date < today), fill
 
 
+
+
+# Exact outcomes (issue 16): each of these failed against a one-line change to the engine ----------
+
+
+def test_s6_a_hold_planned_ahead_and_then_recorded_at_the_visit_is_used_once() -> None:
+    # Staff hold cycle 2's chemo ahead; at that visit the nurse records the saline the hold asked for.
+    # The hold is then spent: cycle 2's chemo comes at the next visit, not held a second time.
+    hold = frozenset({(2, 1)})
+    planned_ahead = run(holds=hold, horizon_days=120)
+    assert [(f.date, f.kind, f.cycle) for f in planned_ahead[3:5]] == [
+        (after(42), FillKind.HELD, 2),
+        (after(56), FillKind.CHEMO, 2),
+    ]
+    recorded = (RecordedFill(after(14), FUDR), RecordedFill(after(28), SALINE), RecordedFill(after(42), SALINE))
+    fills = run(today=after(42), recorded=recorded, holds=hold, horizon_days=120)
+    assert [(f.date, f.kind, f.cycle, f.infusate) for f in fills[3:6]] == [
+        (after(42), FillKind.HELD, 2, SALINE),
+        (after(56), FillKind.CHEMO, 2, FUDR),
+        (after(70), FillKind.REST, 2, SALINE),
+    ]
+
+
+def test_s12_measured_flow_uses_the_actual_days_between_fills() -> None:
+    # The refill came 3 days late (17 days, not 14): 17 mL left the pump, exactly 1 mL/day, no deviation.
+    recorded = (
+        RecordedFill(after(14), FUDR, volume_in_ml=30.0),
+        RecordedFill(after(31), SALINE, volume_returned_ml=13.0),
+    )
+    fill = run(today=after(31), recorded=recorded)[2]
+    assert fill.measured_flow_ml_per_day == pytest.approx(1.0)
+    assert not fill.flow_deviation
+    # And 3 days early (11 days): 11 mL is 1 mL/day too, where 14 planned days would read 0.79.
+    early = (
+        RecordedFill(after(14), FUDR, volume_in_ml=30.0),
+        RecordedFill(after(25), SALINE, volume_returned_ml=19.0),
+    )
+    fill = run(today=after(25), recorded=early)[2]
+    assert fill.measured_flow_ml_per_day == pytest.approx(1.0)
+    assert not fill.flow_deviation
+
+
+def test_s8_a_fill_due_on_the_end_date_is_kept() -> None:
+    plan = Plan(SURGERY, end_date=after(56))  # fill 4 is due that very day
+    fills = run(plan)
+    assert [f.date for f in fills] == [SURGERY, after(14), after(28), after(42), after(56)]
+    assert fills[-1].phase_end is None
+
+
+@st.composite
+def plain_scenarios(draw: st.DrawFn) -> dict:
+    """A plan from surgery on, nothing recorded yet: what the care team sees on the first day."""
+    surgery = date(2024, 1, 1) + days(draw(st.integers(0, 1000)))
+    blocks = draw(st.lists(st.tuples(st.integers(0, 300), st.integers(1, 10)), max_size=5))
+    calendar = ClinicCalendar(
+        open_weekdays=draw(st.frozensets(st.integers(0, 6), min_size=1)),
+        closures=frozenset(surgery + days(start + n) for start, length in blocks for n in range(length)),
+    )
+    protocol = draw(protocols())
+    plan = Plan(surgery, protocol, Pump(draw(st.integers(10, 60)), draw(st.sampled_from([0.5, 1.0, 2.0]))))
+    # Holds on the first cycles, so most examples reach one (a hold on cycle 9 proves little).
+    holds = draw(st.frozensets(st.tuples(st.integers(1, 3), st.integers(1, 2)), min_size=1, max_size=3))
+    return {"plan": plan, "calendar": calendar, "today": surgery, "holds": holds, "horizon_days": 300}
+
+
+def appointments(fills: list[Fill]) -> list[tuple]:
+    return [(f.sequence, f.date, f.infusate, f.kind, f.cycle, f.phase_days, f.held) for f in fills]
+
+
+@settings(max_examples=150, deadline=None)
+@given(plain_scenarios(), st.data())
+def test_property_recording_the_fills_as_planned_changes_nothing_ahead(s: dict, data: st.DataObject) -> None:
+    """Holds planned ahead and then recorded at their visits are used once: the schedule stays exactly as it was."""
+    fills = project(**s)
+    visited = data.draw(st.integers(0, len(fills) - 1), label="fills recorded")
+    recorded = tuple(RecordedFill(f.date, f.infusate) for f in fills[: visited + 1])
+    after_visits = project(**{**s, "today": fills[visited].date, "recorded": recorded})
+    # Recording moves today (and so the horizon) forward: compare what the first projection covered.
+    assert appointments(after_visits[: len(fills)]) == appointments(fills)
+
+
+@settings(max_examples=150, deadline=None)
+@given(plain_scenarios(), st.data())
+def test_property_a_fill_due_on_the_end_date_is_kept(s: dict, data: st.DataObject) -> None:
+    fills = project(**s)
+    last = data.draw(st.integers(0, len(fills) - 1), label="last fill")
+    end = fills[last].date
+    ended = project(**{**s, "plan": dataclasses.replace(s["plan"], end_date=end)})
+    assert [(f.date, f.kind, f.cycle) for f in ended] == [(f.date, f.kind, f.cycle) for f in fills[: last + 1]]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    late=st.integers(-10, 10),
+    put_in=st.floats(5, 60),
+    flow=st.floats(0.1, 3.0),
+    tolerance=st.floats(0.05, 0.5),
+)
+def test_property_measured_flow_is_what_left_the_pump_over_the_actual_days(
+    late: int, put_in: float, flow: float, tolerance: float
+) -> None:
+    gap = 14 + late
+    returned = put_in - flow * gap
+    recorded = (
+        RecordedFill(after(14), FUDR, volume_in_ml=put_in),
+        RecordedFill(after(14 + gap), SALINE, volume_returned_ml=returned),
+    )
+    assume(abs(abs(flow - 1.0) - tolerance) > 1e-6)  # on the boundary itself rounding decides
+    fill = run(None, ClinicCalendar(flow_tolerance=tolerance), today=after(14 + gap), recorded=recorded)[2]
+    assert fill.measured_flow_ml_per_day == pytest.approx(flow)
+    assert fill.flow_deviation is (abs(flow - 1.0) > tolerance)
+
+
+def test_flags_are_false_not_missing_on_an_ordinary_schedule() -> None:
+    # The stored projection keeps every flag in a NOT NULL column: "no" must be False, never None.
+    recorded = (RecordedFill(after(14), FUDR, volume_in_ml=30.0), RecordedFill(after(28), SALINE))
+    for fill in run(today=after(30), recorded=recorded, horizon_days=120):
+        flags = (fill.overdue, fill.held, fill.closed_day, fill.capacity_warning, fill.flow_deviation)
+        assert flags == (False,) * 5 and all(flag is False for flag in flags), fill
+
+
+def test_s12_flow_deviation_is_relative_to_the_pumps_own_rate() -> None:
+    # A 2 mL/day pump measured at 2.3 mL/day is 15% off: within 20%, not flagged (0.3 mL/day off is not 30%).
+    plan = Plan(SURGERY, pump=Pump(reservoir_ml=60.0, flow_ml_per_day=2.0))
+    recorded = (
+        RecordedFill(after(14), FUDR, volume_in_ml=60.0),
+        RecordedFill(after(24), SALINE, volume_returned_ml=37.0),  # 23 mL over 10 days
+    )
+    fill = run(plan, today=after(24), recorded=recorded)[2]
+    assert fill.measured_flow_ml_per_day == pytest.approx(2.3)
+    assert not fill.flow_deviation
+
+
+def test_s12_a_flow_exactly_at_the_tolerance_is_within_it() -> None:
+    recorded = (
+        RecordedFill(after(14), FUDR, volume_in_ml=30.0),
+        RecordedFill(after(28), SALINE, volume_returned_ml=12.5),  # 17.5 mL over 14 days: 1.25 mL/day
+    )
+    fill = run(None, ClinicCalendar(flow_tolerance=0.25), today=after(28), recorded=recorded)[2]
+    assert fill.measured_flow_ml_per_day == 1.25
+    assert not fill.flow_deviation
+
+
+def test_s12_the_implant_fill_ends_no_phase_so_has_no_measured_flow() -> None:
+    # Everything recorded and nothing planned after (the therapy ended): the implant fill has no phase before it.
+    plan = Plan(SURGERY, end_date=after(14))
+    recorded = (
+        RecordedFill(SURGERY, SALINE, volume_in_ml=30.0, volume_returned_ml=5.0),
+        RecordedFill(after(14), FUDR, volume_in_ml=30.0, volume_returned_ml=16.0),
+    )
+    fills = run(plan, today=after(14), recorded=recorded)
+    assert [f.measured_flow_ml_per_day for f in fills] == [None, pytest.approx(1.0)]
+
+
+def test_s6_two_holds_of_one_cycle_planned_ahead_are_each_used_once_as_they_are_recorded() -> None:
+    holds = frozenset({(2, 1), (2, 2)})
+    given = (RecordedFill(after(14), FUDR), RecordedFill(after(28), SALINE))
+
+    def cycle_2(recorded: tuple[RecordedFill, ...]) -> list[tuple[date, FillKind]]:
+        fills = run(today=recorded[-1].date, recorded=recorded, holds=holds, horizon_days=120)
+        return [(f.date, f.kind) for f in fills if f.cycle == 2 and f.kind is not FillKind.REST]
+
+    expected = [(after(42), FillKind.HELD), (after(56), FillKind.HELD), (after(70), FillKind.CHEMO)]
+    assert cycle_2(given) == expected
+    assert cycle_2((*given, RecordedFill(after(42), SALINE))) == expected
+    assert cycle_2((*given, RecordedFill(after(42), SALINE), RecordedFill(after(56), SALINE))) == expected

@@ -2,7 +2,6 @@
 
 import datetime as dt
 
-import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -16,24 +15,37 @@ def count_queries(fn) -> tuple[int, object]:
     return len(ctx.captured_queries), result
 
 
-@pytest.mark.parametrize("patients", [10, 500])
-def test_due_between_two_dates_is_constant_in_queries(clinic_a, patients):
-    for n in range(patients):
-        # First chemo falls on each of the next 14 days in turn.
-        make_patient(clinic_a, f"Patient {n}", f"R-{n}", surgery=TODAY - dt.timedelta(days=n % 14))
+def add_patients(clinic, start: int, stop: int) -> None:
+    for n in range(start, stop):
+        # First chemo fills spread over the four weeks around today: some due this week, some overdue.
+        make_patient(clinic, f"Patient {n}", f"R-{n}", surgery=TODAY - dt.timedelta(days=n % 28))
+
+
+def test_due_between_two_dates_is_one_query_whatever_the_number_of_patients(clinic_a):
+    clinic_a.open_weekdays = "0123456"  # open every day: no fill moves, so the counts below are exact
+    clinic_a.save()
+    week = (TODAY, TODAY + dt.timedelta(days=6))
 
     def due_this_week():
-        rows = selectors.fills_due_between(clinic=clinic_a, start=TODAY, end=TODAY + dt.timedelta(days=6))
+        rows = selectors.fills_due_between(clinic=clinic_a, start=week[0], end=week[1])
         return [(r.date, r.plan.patient.name, r.plan.patient.record_number, r.infusate) for r in rows]
 
-    queries, rows = count_queries(due_this_week)
-    assert queries == 1
-    assert rows
-    assert all(TODAY <= date <= TODAY + dt.timedelta(days=6) for date, *_ in rows)
+    def overdue():
+        return [(r.date, r.plan.patient.name) for r in selectors.overdue_fills(clinic=clinic_a)]
 
-    queries, overdue = count_queries(lambda: list(selectors.overdue_fills(clinic=clinic_a)))
-    assert queries == 1
-    assert all(r.date < TODAY for r in overdue)
+    counts = {}
+    for size in (10, 200):
+        add_patients(clinic_a, len(counts) and 10, size)
+        due_queries, due = count_queries(due_this_week)
+        overdue_queries, late = count_queries(overdue)
+        # Surgery k = n % 28 days ago: the first chemo fill is due k - 14 days from today (this week for k in
+        # 8..14, overdue for k >= 15); an overdue one's next fill follows 14 days after it (this week for k >= 22).
+        assert len(due) == sum(1 for n in range(size) if 8 <= n % 28 <= 14 or n % 28 >= 22)
+        assert all(week[0] <= date <= week[1] for date, *_ in due)
+        assert len(late) == sum(1 for n in range(size) if n % 28 >= 15)
+        assert all(date < TODAY for date, _ in late)
+        counts[size] = (due_queries, overdue_queries)
+    assert counts[10] == counts[200] == (1, 1)
 
 
 def test_due_between_leaves_out_other_clinics_recorded_and_cancelled_fills(clinic_a, clinic_b, staff_a):

@@ -71,6 +71,18 @@ def test_a_backup_code_works_once(staff_a):
     assert again.post(reverse("two_factor_verify"), {"code": code}).status_code == 200
 
 
+def test_a_backup_code_is_accepted_as_copied_from_paper(staff_a):
+    """Capitals and a space in the middle ("SV3S ONLK"), and no number pad: backup codes have letters."""
+    verified_totp_device(staff_a)
+    code = two_factor.create_backup_codes(staff_a)[0]
+    typed = f"{code[:4].upper()} {code[4:].upper()}"
+    client = signed_in_with_password("staff_a")
+    page = client.get(reverse("two_factor_verify")).content.decode()
+    assert 'inputmode="numeric"' not in page
+    assert client.post(reverse("two_factor_verify"), {"code": typed}).status_code == 302
+    assert not StaticToken.objects.filter(token=code).exists()
+
+
 def test_first_sign_in_of_staff_pairs_an_app_and_shows_backup_codes(staff_a):
     client = signed_in_with_password("staff_a")
     response = client.get(reverse("two_factor_verify"))

@@ -100,3 +100,9 @@ def test_deactivating_an_account_in_the_admin_ends_its_sessions(patient_a, froze
     assert not user.is_active
     assert not UserSession.objects.filter(user=user).exists()
     assert session.get(reverse("home")).url.startswith(reverse("login"))
+
+
+def test_times_read_in_the_clinics_zone(patient_a, frozen):
+    phone = browser("patient_a", IPHONE)
+    page = phone.get(reverse("signed_in_browsers")).content.decode()
+    assert "11 a.m." in page  # 15:00 UTC is 11:00 in New York, the clinic's zone

@@ -112,7 +112,9 @@ def test_two_fills_on_one_day_get_a_message_next_to_the_date(client_for, staff_a
     [
         ("date", "2025-01-01", "before surgery"),
         ("date", (TODAY + dt.timedelta(days=1)).isoformat(), "today at the latest"),
-        ("date", "2026-13-01", "Enter a valid date"),
+        ("date", "2026-13-01", "Enter a real date as year-month-day"),
+        ("date", "31/12/2026", "could be read two ways"),
+        ("date", "22026-03-11", "The year 22026 is not possible"),
         ("date", "", "This field is required"),
         ("volume_in_ml", "-1", "greater than or equal to 0"),
         ("volume_in_ml", "45", "More than the pump holds"),

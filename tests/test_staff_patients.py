@@ -151,10 +151,13 @@ def test_a_planned_surgery_months_ahead_is_allowed(client_for, staff_a, clinic_a
         ("patient-record_number", "A-100", "Another patient of this clinic has this record number."),
         ("patient-record_number", "a-100", "Another patient of this clinic has this record number."),
         ("patient-date_of_birth", "2999-01-01", "between 1900 and today"),
-        ("patient-date_of_birth", "not a date", "Enter a valid date"),
+        ("patient-date_of_birth", "not a date", "Enter a real date as year-month-day"),
+        ("patient-date_of_birth", "31/12/1960", "could be read two ways"),
         ("plan-surgery_date", "1990-01-01", "within the last 10 years"),
         ("plan-surgery_date", (TODAY + dt.timedelta(days=500)).isoformat(), "next 12 months"),
-        ("plan-surgery_date", "2026-02-30", "Enter a valid date"),
+        ("plan-surgery_date", "2026-02-30", "Enter a real date as year-month-day"),
+        ("plan-surgery_date", "22026-03-11", "The year 22026 is not possible"),
+        ("patient-pump_reservoir_ml", "30.5.1", "Enter a number, like 29.5"),
         ("patient-pump_reservoir_ml", "-5", "greater than or equal to 1"),
         ("patient-pump_reservoir_ml", "9999", "less than or equal to 200"),
         ("patient-pump_flow_ml_per_day", "0", "greater than or equal to 0.1"),
@@ -267,3 +270,36 @@ def test_detail_checklist(client_for, staff_a, staff_b, patient_a, caregiver_a, 
     for user in (staff_b, outsider, patient_a.user, caregiver_a):
         assert client_for(user).get(url).status_code == 404
     assert client_for(staff_a).get(reverse("staff:patient", args=[uuid.uuid4()])).status_code == 404
+
+
+def test_a_decimal_comma_reads_as_a_decimal_point_in_every_number_field(client_for, staff_a, clinic_a):
+    """"30,5" is 30.5 in the reservoir and the flow, as in the fill volumes (never 305)."""
+    data = form_data(clinic_a, **{"patient-pump_reservoir_ml": "30,5", "patient-pump_flow_ml_per_day": "1,25"})
+    client = client_for(staff_a)
+    form = client.get(create_url(clinic_a)).context["patient_form"]
+    for name in ("pump_reservoir_ml", "pump_flow_ml_per_day"):
+        box = str(form[name])
+        assert 'type="text"' in box and 'inputmode="decimal"' in box  # type=number drops the comma
+    assert client.post(create_url(clinic_a), data).status_code == 302
+    patient = Patient.objects.get(name="Nina New")
+    assert str(patient.pump_reservoir_ml) == "30.5" and str(patient.pump_flow_ml_per_day) == "1.25"
+
+
+def test_date_boxes_hint_the_format_and_names_say_their_limit(client_for, staff_a, clinic_a):
+    form = client_for(staff_a).get(create_url(clinic_a)).context["patient_form"]
+    assert "year-month-day" in form.fields["date_of_birth"].help_text
+    assert form.fields["date_of_birth"].widget.attrs["max"] == "2100-12-31"
+    assert "Up to 200 characters." in form.fields["name"].help_text
+    assert 'maxlength="200"' in str(form["name"])
+
+
+def test_error_messages_write_dates_as_the_pages_do(client_for, staff_a, clinic_a, patient_a):
+    from schedules import services
+
+    services.fill_record(plan=patient_a.plan, date=TODAY, infusate="fudr", by=staff_a)
+    url = reverse("staff:patient_edit", args=[patient_a.public_id])
+    after = (TODAY + dt.timedelta(days=1)).isoformat()
+    data = form_data(clinic_a, **{"patient-record_number": patient_a.record_number, "plan-surgery_date": after})
+    response = client_for(staff_a).post(url, data)
+    errors = " ".join(response.context["plan_form"].errors["surgery_date"])
+    assert f"{TODAY:%a} {TODAY.day} {TODAY:%b %Y}" in errors and TODAY.isoformat() not in errors

@@ -40,6 +40,20 @@ def frozen(time_machine):
     return NOW
 
 
+@pytest.fixture
+def demo(transactional_db, frozen):
+    """The demo clinic (`manage.py demo`); returns the demo patient."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from patients.models import Patient
+    from schedules.management.commands.demo import ACCOUNTS
+
+    call_command("demo", allow_production=True, stdout=StringIO())
+    return Patient.objects.select_related("clinic").get(user__username=ACCOUNTS["patient"][0])
+
+
 @pytest.fixture(scope="session")
 def browser():
     with sync_playwright() as playwright:

@@ -6,14 +6,12 @@ included (CSS `zoom` on the root element would not change the width that media q
 less faithfully).
 """
 
-from io import StringIO
 from pprint import pformat
 
 import pytest
-from django.core.management import call_command
 
 from feeds.subscriptions import subscription_create
-from patients.models import Patient, StaffMembership
+from patients.models import StaffMembership
 from schedules.management.commands.demo import ACCOUNTS
 from schedules.models import CalendarSubscription, Protocol, RecordedFill
 from tests.conftest import make_clinic, make_user
@@ -40,12 +38,6 @@ def narrow_page(request, browser, live_server):
     page.width_name = request.param
     yield page
     context.close()
-
-
-@pytest.fixture
-def demo(transactional_db, frozen):
-    call_command("demo", allow_production=True, stdout=StringIO())
-    return Patient.objects.select_related("clinic").get(user__username=ACCOUNTS["patient"][0])
 
 
 def page_width(page) -> dict:
@@ -118,49 +110,41 @@ def walk(page, urls: dict[str, str]) -> None:
     assert not too_wide, "Pages wider than the window:\n" + pformat(too_wide, width=110)
 
 
-def test_every_patient_page_reflows(narrow_page, demo):
-    patient = demo
-    base = f"/p/{patient.public_id}"
-    signed_out = {"sign in": "/accounts/login/", "password reset": "/accounts/password_reset/"}
-    walk(narrow_page, signed_out)
-    sign_in(narrow_page, *ACCOUNTS["patient"][:2])
-    assert_header_inside_its_bar(narrow_page)
-    screenshot(narrow_page, f"patient-home-{narrow_page.width_name}")
+SIGNED_OUT_PAGES = {"sign in": "/accounts/login/", "password reset": "/accounts/password_reset/"}
+
+
+def patient_pages(patient) -> dict[str, str]:
+    """Every page of the patient's own (a calendar link made for the link pages)."""
     subscription, _token = subscription_create(
         patient=patient, name="Kitchen tablet", detail=CalendarSubscription.Detail.DISCREET, by=patient.user
     )
-    urls = {
+    base = f"/p/{patient.public_id}"
+    link = f"{base}/calendar-subscriptions/{subscription.public_id}"
+    return {
         "home": f"{base}/",
         "calendar": f"{base}/calendar/",
         "therapy": f"{base}/therapy/",
         "print": f"{base}/print/",
         "living with the pump": "/living-with-the-pump/",
         "calendar links": f"{base}/calendar-subscriptions/",
+        "calendar link": f"{link}/",
+        "rename calendar link": f"{link}/rename/",
         "change password": "/accounts/password_change/",
     }
-    urls["calendar link"] = f"{base}/calendar-subscriptions/{subscription.public_id}/"
-    urls["rename calendar link"] = f"{base}/calendar-subscriptions/{subscription.public_id}/rename/"
-    walk(narrow_page, urls)
 
 
-def test_every_caregiver_page_reflows(narrow_page, demo):
-    patient = demo
-    sign_in(narrow_page, *ACCOUNTS["caregiver"][:2])
+def caregiver_pages(patient) -> dict[str, str]:
     base = f"/p/{patient.public_id}"
-    urls = {"caregiver home": "/", "caregiver patient home": f"{base}/", "caregiver calendar": f"{base}/calendar/",
+    return {"caregiver home": "/", "caregiver patient home": f"{base}/", "caregiver calendar": f"{base}/calendar/",
             "caregiver therapy": f"{base}/therapy/", "caregiver print": f"{base}/print/"}
-    walk(narrow_page, urls)
 
 
-def test_every_staff_page_reflows(narrow_page, demo):
-    patient = demo
+def staff_pages(patient) -> dict[str, str]:
     clinic = patient.clinic
-    sign_in_staff(narrow_page, *ACCOUNTS["nurse"][:2])
-    assert_header_inside_its_bar(narrow_page)
     base = f"/clinic/clinic/{patient.public_id}"
     fill = RecordedFill.objects.filter(plan__patient=patient).first()
     protocol = Protocol.objects.filter(clinic=clinic).first()
-    urls = {
+    return {
         "dashboard": f"/clinic/{clinic.pk}/",
         "patient list": f"/clinic/{clinic.pk}/patients/",
         "new patient": f"/clinic/{clinic.pk}/patients/new/",
@@ -173,7 +157,25 @@ def test_every_staff_page_reflows(narrow_page, demo):
         "end therapy": f"{base}/end/",
         "history": f"/clinic/patients/{patient.public_id}/history/",
     }
-    walk(narrow_page, urls)
+
+
+def test_every_patient_page_reflows(narrow_page, demo):
+    walk(narrow_page, SIGNED_OUT_PAGES)
+    sign_in(narrow_page, *ACCOUNTS["patient"][:2])
+    assert_header_inside_its_bar(narrow_page)
+    screenshot(narrow_page, f"patient-home-{narrow_page.width_name}")
+    walk(narrow_page, patient_pages(demo))
+
+
+def test_every_caregiver_page_reflows(narrow_page, demo):
+    sign_in(narrow_page, *ACCOUNTS["caregiver"][:2])
+    walk(narrow_page, caregiver_pages(demo))
+
+
+def test_every_staff_page_reflows(narrow_page, demo):
+    sign_in_staff(narrow_page, *ACCOUNTS["nurse"][:2])
+    assert_header_inside_its_bar(narrow_page)
+    walk(narrow_page, staff_pages(demo))
 
 
 def test_staff_header_keeps_sign_out_in_the_dark_bar(narrow_page, transactional_db, frozen):

@@ -25,4 +25,5 @@ def test_wrong_password_says_so(page, transactional_db, frozen):
     call_command("demo", allow_production=True, stdout=StringIO())
     sign_in(page, "patient", "not-the-password")
     assert "/accounts/login/" in page.url
-    assert page.get_by_text("correct username and password").is_visible()
+    # In the error summary at the top (focused), and again above the form.
+    assert page.locator("#error-summary").get_by_text("correct username and password").is_visible()

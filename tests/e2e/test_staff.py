@@ -4,6 +4,7 @@ fill two days late and sees the later fills move. axe-core checks every staff pa
 import datetime as dt
 
 from django.contrib.auth.models import User
+from playwright.sync_api import expect
 
 from patients.models import StaffMembership
 from tests.conftest import PASSWORD, TODAY, make_clinic, make_patient, make_user, verified_totp_device
@@ -33,8 +34,8 @@ def test_nurse_creates_a_patient_and_records_a_late_fill(page, transactional_db,
     make_patient(clinic, "Ben Brown", "R-101", surgery=TODAY - dt.timedelta(days=11))
 
     sign_in_nurse(page, "nora")
-    assert page.get_by_role("heading", level=1, name="Riverside").is_visible()
-    assert page.get_by_text("overdue").first.is_visible()
+    expect(page.get_by_role("heading", level=1, name="Riverside")).to_be_visible()
+    expect(page.get_by_text("overdue").first).to_be_visible()
     assert_accessible(page)
     shoot(page, "staff-dashboard")
 
@@ -48,15 +49,15 @@ def test_nurse_creates_a_patient_and_records_a_late_fill(page, transactional_db,
     page.get_by_label("Surgery date").fill("2026-02-18")
     page.get_by_role("button", name="Preview fills").click()
     preview = page.get_by_role("region", name="Preview: the first fills of this plan")
-    assert preview.is_visible()
+    expect(preview).to_be_visible()
     assert "Wed 4 Mar 2026: FUDR (chemo, cycle 1)" in preview.inner_text()
     assert "Wed 18 Mar 2026: Heparinized saline (rest, cycle 1)" in preview.inner_text()
     assert_accessible(page)
     screenshot(page, "staff-patient-preview-phone")
     page.get_by_role("button", name="Save").click()
 
-    assert page.get_by_role("heading", level=1, name="Carla Diaz").is_visible()
-    assert page.get_by_text("Saved.").is_visible()
+    expect(page.get_by_role("heading", level=1, name="Carla Diaz")).to_be_visible()
+    expect(page.get_by_text("Saved.")).to_be_visible()
     assert_accessible(page)
     page.get_by_role("link", name="Record the 4 Mar fill").click()
     assert page.get_by_label("Infusate").input_value() == "fudr"
@@ -87,11 +88,11 @@ def test_nurse_creates_a_patient_and_records_a_late_fill(page, transactional_db,
     assert "Hold: ALP rising" in page.get_by_role("region", name="Table: fills").inner_text()
 
     page.get_by_role("link", name="End chemotherapy or therapy").click()
-    assert page.get_by_label("End chemotherapy (pump stays in: maintenance refills continue)").is_visible()
+    expect(page.get_by_label("End chemotherapy (pump stays in: maintenance refills continue)")).to_be_visible()
     assert_accessible(page)
     page.go_back()
     page.get_by_role("link", name="Patients").first.click()
-    assert page.get_by_role("link", name="Carla Diaz").is_visible()
+    expect(page.get_by_role("link", name="Carla Diaz")).to_be_visible()
     assert_accessible(page)
     page.goto(f"/clinic/{clinic.pk}/settings/")
     assert_accessible(page)
