@@ -199,7 +199,9 @@ def download(request, public_id):
     form = DownloadForm(request.GET or None, may_choose_detailed=subscriptions.manages_all(request.user, patient))
     if request.GET and not form.is_valid():
         return HttpResponse(
-            "Choose a detail level: discreet or detailed.\n", status=400, content_type="text/plain; charset=utf-8"
+            gettext("Choose a detail level: discreet or detailed.") + "\n",
+            status=400,
+            content_type="text/plain; charset=utf-8",
         )
     detailed = form.is_bound and form.cleaned_data["detail"] == CalendarSubscription.Detail.DETAILED
     # A file downloaded once: in the language of the person downloading it.
