@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint chromium gettext messages venv serve release mutation
+.PHONY: run test lint chromium gettext messages venv js serve release mutation
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ serve: release
 chromium:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
+# The feed tests read every calendar with ical.js too (tests/feed_parsers.py): node from Debian, the package from npm.
+js:
+	@command -v npm >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null)
+	@test -d tests/js/node_modules/ical.js || (cd tests/js && npm ci --no-audit --no-fund --silent)
+
 # The translation tests run makemessages (xgettext) to check the Spanish catalogue is up to date.
 gettext:
 	@command -v xgettext >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext >/dev/null)
@@ -53,7 +58,7 @@ messages: venv gettext
 	DEBUG=1 $(PY) manage.py makemessages --locale es --no-obsolete --no-location --ignore .venv --ignore test-artifacts --ignore staticfiles --ignore tests
 	DEBUG=1 $(PY) manage.py compilemessages --locale es --ignore .venv
 
-test: venv chromium gettext
+test: venv chromium gettext js
 	$(PY) -m pytest
 
 lint: venv

@@ -375,8 +375,8 @@ class ClinicSettingsForm(forms.ModelForm):
 
     class Meta:
         model = Clinic
-        fields = ["after_hours_phone", "flow_tolerance_percent", "default_protocol"]
-        labels = {"flow_tolerance_percent": _("Flow tolerance (%)")}
+        fields = ["address", "after_hours_phone", "flow_tolerance_percent", "default_protocol"]
+        labels = {"address": _("Clinic address"), "flow_tolerance_percent": _("Flow tolerance (%)")}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

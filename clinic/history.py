@@ -52,8 +52,14 @@ def event_words(event: AccessEvent) -> str:
         # The detail is "name (public id)": the name is what the patient called the link.
         name = event.detail.rsplit(" (", 1)[0]
         if name:
-            return gettext("A calendar app fetched the calendar link “%(name)s”") % {"name": name}
-        return gettext("A calendar app fetched a link")
+            words = gettext("A calendar app fetched the calendar link “%(name)s”") % {"name": name}
+        else:
+            words = gettext("A calendar app fetched a link")
+        # Fetches are one row per link per day; the time shown is the last of them.
+        if event.count > 1:
+            said = gettext("%(words)s, %(count)d times that day (the last shown)")
+            return said % {"words": words, "count": event.count}
+        return words
     return event.get_action_display()
 
 

@@ -10,17 +10,24 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from dataclasses import dataclass
 
-from django.core.cache import cache
+from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Max, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
+from feeds import answers
+from feeds.models import FeedSettings, RetiredLink
 from patients import access
 from patients.models import Patient
 from schedules.models import CalendarSubscription
 
+# A stopped or replaced link serves an empty calendar this long, so calendar apps clear its events (they keep
+# their last copy on any error); after that it answers 410 Gone.
+STOPPED_GRACE = dt.timedelta(days=30)
 # Calendar apps poll every few hours; a link fetched more often than this is misbehaving or leaked.
 RATE_LIMIT = 60
 RATE_WINDOW_SECONDS = 10 * 60
@@ -57,14 +64,17 @@ def manageable_subscriptions(
 
 
 @transaction.atomic
-def subscription_create(*, patient: Patient, name: str, detail: str, by) -> tuple[CalendarSubscription, str]:
+def subscription_create(
+    *, patient: Patient, name: str, detail: str, by, language: str = django_settings.LANGUAGE_CODE
+) -> tuple[CalendarSubscription, str]:
     """A new subscription and its token (shown once). A caregiver's is their own; else it is the patient's."""
     token, token_hash = new_token()
     owner = None if manages_all(by, patient) else by
     if owner is not None and detail == CalendarSubscription.Detail.DETAILED:
-        raise ValidationError("Only the patient or their clinic can set up a calendar with drug names.")
+        raise ValidationError(_("Only the patient or their clinic can set up a calendar with drug names."))
     subscription = CalendarSubscription(
-        patient=patient, owner=owner, name=name, detail=detail, token_hash=token_hash, created_by=by
+        patient=patient, owner=owner, name=name, detail=detail, language=language, token_hash=token_hash,
+        created_by=by,
     )
     subscription.full_clean()
     subscription.save()
@@ -90,9 +100,12 @@ def subscription_rotate(*, subscription: CalendarSubscription) -> tuple[Calendar
     subscription = _locked(subscription)
     if subscription.revoked_at is not None:
         raise ValueError("A stopped calendar link cannot be renewed.")
+    now = timezone.now()
+    RetiredLink.objects.create(subscription=subscription, token_hash=subscription.token_hash, retired_at=now)
     token, subscription.token_hash = new_token()
-    subscription.rotated_at = timezone.now()
+    subscription.rotated_at = now
     subscription.save(update_fields=["token_hash", "rotated_at"])
+    _forget(subscription.patient_id)
     return subscription, token
 
 
@@ -102,15 +115,54 @@ def subscription_revoke(*, subscription: CalendarSubscription) -> CalendarSubscr
     if subscription.revoked_at is None:
         subscription.revoked_at = timezone.now()
         subscription.save(update_fields=["revoked_at"])
+        _forget(subscription.patient_id)
     return subscription
 
 
-def subscription_for_token(token: str) -> CalendarSubscription | None:
-    """The subscription of a feed link (revoked ones included), with its patient and clinic."""
-    try:
-        return CalendarSubscription.objects.select_related("patient__clinic", "owner").get(token_hash=hash_token(token))
-    except CalendarSubscription.DoesNotExist:
+@dataclass(frozen=True)
+class Link:
+    """What a feed URL points at: a subscription, and since when it is stopped (None: it is live)."""
+
+    subscription: CalendarSubscription
+    stopped_at: dt.datetime | None
+
+    @property
+    def live(self) -> bool:
+        return self.stopped_at is None
+
+    def gone(self, now: dt.datetime) -> bool:
+        """Stopped longer ago than the grace period: answer 410."""
+        return self.stopped_at is not None and now - self.stopped_at > STOPPED_GRACE
+
+
+_LINKED = ("patient__clinic", "patient__feed_settings", "owner")
+
+
+def link_for_token(token: str) -> Link | None:
+    """The link of a feed URL (its subscription with patient, clinic and settings), stopped or not; else None."""
+    token_hash = hash_token(token)
+    subscription = CalendarSubscription.objects.select_related(*_LINKED).filter(token_hash=token_hash).first()
+    if subscription is not None:
+        return Link(subscription, stopped_since(subscription))
+    retired = (
+        RetiredLink.objects.select_related(*(f"subscription__{name}" for name in _LINKED))
+        .filter(token_hash=token_hash)
+        .first()
+    )
+    if retired is None:
         return None
+    return Link(retired.subscription, retired.retired_at)
+
+
+def stopped_since(subscription: CalendarSubscription) -> dt.datetime | None:
+    """None while the link works; else when it stopped (revoked, or its caregiver's access ended)."""
+    if subscription.revoked_at is not None:
+        return subscription.revoked_at
+    if subscription.owner_id is None or subscription_is_live(subscription):
+        return None
+    ended = subscription.patient.caregiver_grants.filter(user_id=subscription.owner_id).aggregate(Max("revoked_at"))
+    # No ended grant on record (e.g. the account was deactivated): stopped as of now, so the grace period applies.
+    return ended["revoked_at__max"] or timezone.now()
 
 
 def subscription_is_live(subscription: CalendarSubscription) -> bool:
@@ -122,28 +174,23 @@ def subscription_is_live(subscription: CalendarSubscription) -> bool:
     return access.visible_patients(subscription.owner).filter(pk=subscription.patient_id).exists()
 
 
-def subscription_fetched(subscription: CalendarSubscription) -> None:
-    """Note a fetch; a conditional UPDATE so polling writes at most once a minute (and skips the history)."""
-    now = timezone.now()
-    if subscription.last_fetched_at is not None and subscription.last_fetched_at >= now - FETCH_RECORD_EVERY:
-        return
-    CalendarSubscription.objects.filter(pk=subscription.pk).filter(
-        Q(last_fetched_at__isnull=True) | Q(last_fetched_at__lt=now - FETCH_RECORD_EVERY)
-    ).update(last_fetched_at=now)
+@transaction.atomic
+def feed_settings_save(*, patient: Patient, discreet_title: str, calendar_name: str) -> FeedSettings:
+    """The patient's title for discreet visits and name for their calendars (every feed follows at once)."""
+    settings, _ = FeedSettings.objects.select_for_update().get_or_create(patient=patient)
+    settings.discreet_title = discreet_title
+    settings.calendar_name = calendar_name
+    settings.full_clean()
+    settings.save()
+    _forget(patient.pk)
+    return settings
 
 
-def rate_limited(subscription: CalendarSubscription) -> int | None:
-    """Count a fetch of this link; over the limit, the seconds until the window ends (for Retry-After)."""
-    now = int(timezone.now().timestamp())
-    window = now // RATE_WINDOW_SECONDS
-    # The key holds part of the hash, never the token: the cache is no place for a secret.
-    key = f"feed-rate:{subscription.token_hash[:32]}:{window}"
-    cache.add(key, 0, timeout=RATE_WINDOW_SECONDS + 60)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # the key expired between add and incr
-        cache.set(key, 1, timeout=RATE_WINDOW_SECONDS + 60)
-        count = 1
-    if count > RATE_LIMIT:
-        return (window + 1) * RATE_WINDOW_SECONDS - now
-    return None
+def _forget(patient_id: int) -> None:
+    """Drop the cached answers of every link of the patient (current and replaced): now, and again once the change
+    commits, so a poll in between cannot keep the old answer."""
+    hashes = list(CalendarSubscription.objects.filter(patient_id=patient_id).values_list("token_hash", flat=True))
+    hashes += RetiredLink.objects.filter(subscription__patient_id=patient_id).values_list("token_hash", flat=True)
+    links = [token_hash[:32] for token_hash in hashes]
+    answers.forget(links)
+    transaction.on_commit(lambda: answers.forget(links))

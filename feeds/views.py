@@ -4,48 +4,80 @@ The feed's token is a secret: it is never logged (runserver's request log is off
 here logs), never put in the cache (only part of its hash) and shown to a person once.
 """
 
+import hashlib
+import time
+from urllib.parse import urlencode
+
 import segno
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone, translation
 from django.utils.cache import get_conditional_response
 from django.utils.http import http_date
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.http import require_http_methods, require_safe
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from feeds import ical, subscriptions
-from patients import access, audit
+from feeds import answers, fetchlog, ical, subscriptions
+from feeds.models import FeedSettings
+from patients import access
 from schedules.models import CalendarSubscription
 
 CALENDAR_TYPE = "text/calendar; charset=utf-8"
 # Calendar apps keep their own schedule (REFRESH-INTERVAL); this only stops a burst of refetches.
 FEED_MAX_AGE = 15 * 60
-NEW_LINK_SESSION_KEY = "feeds:new-link"
 
 
 class SubscriptionForm(forms.ModelForm):
     class Meta:
         model = CalendarSubscription
-        fields = ["name", "detail"]
-        labels = {"name": _("Name of this calendar link"), "detail": _("What the calendar shows")}
-        help_texts = {"name": _("Who or what it is for, e.g. “Maria's phone”.")}
+        fields = ["name", "detail", "language"]
+        labels = {
+            "name": _("Name of this calendar link"),
+            "detail": _("What the calendar shows"),
+            "language": _("Language of the calendar"),
+        }
+        help_texts = {
+            "name": _("Who or what it is for, e.g. “Maria's phone”."),
+            "language": _("The events' titles and descriptions, in the language the person using this calendar reads."),
+        }
         widgets = {"detail": forms.RadioSelect}
 
-    def __init__(self, *args, may_choose_detailed: bool = True, **kwargs):
+    def __init__(self, *args, may_choose_detailed: bool = True, title: str = "", **kwargs):
         super().__init__(*args, **kwargs)
-        said = _("Discreet: every event says “%(title)s”, no drug names") % {"title": "Clinic visit"}
+        said = gettext("Discreet: every event says “%(title)s”, no drug names") % {"title": title}
         choices = [(CalendarSubscription.Detail.DISCREET, said)]
         if may_choose_detailed:
-            detailed = _("Detailed: “Pump refill: start FUDR”, and the phases")
+            detailed = gettext("Detailed: “Pump refill: start FUDR”, and the phases")
             choices.append((CalendarSubscription.Detail.DETAILED, detailed))
         else:
             self.fields["detail"].help_text = _(
                 "Drug names and phases appear only in calendars the patient (or their clinic) sets up."
             )
         self.fields["detail"].choices = choices
+        # Each language by its own name; the person making the link reads the active one, so it comes first.
+        self.fields["language"].choices = [(code, name) for code, name in settings.LANGUAGES]
+        self.initial.setdefault("language", get_language())
+        self.fields["language"].required = False  # left out: the language of the person making the link
+
+    def clean_language(self):
+        return self.cleaned_data["language"] or get_language()
+
+
+class FeedSettingsForm(forms.ModelForm):
+    class Meta:
+        model = FeedSettings
+        fields = ["discreet_title", "calendar_name"]
+        labels = {
+            "discreet_title": _("Title of each visit (discreet calendars)"),
+            "calendar_name": _("Name of the calendar"),
+        }
 
 
 class RenameForm(forms.Form):
@@ -68,47 +100,96 @@ def qr_data_uri(link: str) -> str:
     return segno.make(link, error="m").png_data_uri(scale=6, border=4, dark="#000", light="#fff")
 
 
-def _calendar_response(body: bytes, *, status: int = 200) -> HttpResponse:
-    response = HttpResponse(body, status=status, content_type=CALENDAR_TYPE)
-    _feed_headers(response)
+FEED_METHODS = ("GET", "HEAD")
+
+
+def _feed_headers(response: HttpResponse, *, filename: str | None = None) -> HttpResponse:
+    response["Cache-Control"] = f"private, max-age={FEED_MAX_AGE}"
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    if filename:
+        response["Content-Disposition"] = f'inline; filename="{filename}"'
     return response
 
 
-def _feed_headers(response: HttpResponse) -> None:
-    response["Cache-Control"] = f"private, max-age={FEED_MAX_AGE}"
-    response["X-Robots-Tag"] = "noindex"
+def _calendar_response(request, snapshot: ical.Snapshot, *, filename: str) -> HttpResponse:
+    last_modified = int(snapshot.last_modified.timestamp())
+    response = get_conditional_response(request, etag=snapshot.etag, last_modified=last_modified)
+    if response is None:
+        response = HttpResponse(snapshot.body, content_type=CALENDAR_TYPE)
+    response["ETag"] = snapshot.etag
+    response["Last-Modified"] = http_date(last_modified)
+    return _feed_headers(response, filename=filename)
 
 
-@require_safe
+def _filename(detailed: bool) -> str:
+    return "pump-refills.ics" if detailed else "clinic-visits.ics"
+
+
+def _page_url(request, patient) -> str:
+    return request.build_absolute_uri(reverse("portal:patient_home", args=[patient.public_id]))
+
+
+def _answer_for(request, token: str) -> answers.Answer | None:
+    """What this link answers now, from the database (the cached answer was missing or due a check)."""
+    link = subscriptions.link_for_token(token)
+    if link is None:
+        return None
+    subscription = link.subscription
+    detailed = subscription.is_detailed
+    common = {"filename": _filename(detailed), "subscription_id": subscription.pk, "checked_at": time.time()}
+    if link.live:
+        snapshot = ical.patient_feed(subscription.patient, detailed=detailed,
+                                     page_url=_page_url(request, subscription.patient), language=subscription.language)
+    elif link.gone(timezone.now()):
+        return answers.Answer(410, "text/plain; charset=utf-8", b"This calendar link was stopped.\n", **common)
+    else:
+        with translation.override(subscription.language):
+            name = ical.calendar_name(ical.settings_of(subscription.patient), detailed=detailed)
+            body = ical.stopped_calendar(name)
+        snapshot = ical.Snapshot(f'"{hashlib.sha256(body).hexdigest()[:32]}"', link.stopped_at, body)
+    return answers.Answer(200, CALENDAR_TYPE, snapshot.body, snapshot.etag, int(snapshot.last_modified.timestamp()),
+                          **common)
+
+
+def _respond(request, answer: answers.Answer) -> HttpResponse:
+    response = None
+    if answer.status == 200:
+        response = get_conditional_response(request, etag=answer.etag, last_modified=answer.last_modified)
+    if response is None:
+        response = HttpResponse(answer.body, status=answer.status, content_type=answer.content_type)
+    if answer.etag:
+        response["ETag"] = answer.etag
+        response["Last-Modified"] = http_date(answer.last_modified)
+    return _feed_headers(response, filename=answer.filename if answer.status == 200 else None)
+
+
+# Calendar apps cannot sign in or send a CSRF token, and a feed only reads. Other methods get a 405 here, before
+# Django's CSRF check or require_http_methods could log the request path (which holds the secret link).
+@csrf_exempt
 def feed(request, token: str):
-    subscription = subscriptions.subscription_for_token(token)
-    if subscription is None:
-        raise Http404("No such calendar.")
-    retry_after = subscriptions.rate_limited(subscription)
-    if retry_after is not None:
+    """The hot path: one cache round trip while the answer is fresh (feeds.answers), no database write."""
+    if request.method not in FEED_METHODS:
+        return HttpResponseNotAllowed(FEED_METHODS)
+    link = subscriptions.hash_token(token)[:32]
+    now = time.time()
+    poll = answers.poll(link, now=now)
+    if poll.count > answers.rate_limit():
         response = HttpResponse(
             "Too many requests for this calendar link. Try again later.\n",
             status=429,
             content_type="text/plain; charset=utf-8",
         )
-        response["Retry-After"] = str(retry_after)
-        return response
-    subscriptions.subscription_fetched(subscription)
-    audit.record_feed_fetch(patient=subscription.patient, subscription=subscription)
-    if not subscriptions.subscription_is_live(subscription):
-        return _calendar_response(ical.empty_calendar(detailed=subscription.is_detailed), status=410)
-    patient = subscription.patient
-    today = patient.clinic.today()
-    state = ical.feed_state(patient, detailed=subscription.is_detailed, today=today)
-    last_modified = int(state.last_modified.timestamp())
-    response = get_conditional_response(request, etag=state.etag, last_modified=last_modified)
-    if response is None:
-        response = _calendar_response(ical.patient_calendar(patient, detailed=subscription.is_detailed, today=today))
-    else:
-        _feed_headers(response)
-    response["ETag"] = state.etag
-    response["Last-Modified"] = http_date(last_modified)
-    return response
+        response["Retry-After"] = str(poll.retry_after)
+        return _feed_headers(response)
+    answer = poll.answer
+    if answer is None or not answer.fresh(now):
+        answer = _answer_for(request, token)
+        if answer is None:
+            raise Http404(_("No such calendar."))
+        answers.remember(link, answer)
+    if not poll.buffered:
+        fetchlog.record_one(subscription_id=answer.subscription_id, at=timezone.now())
+    return _respond(request, answer)
 
 
 @require_safe
@@ -118,12 +199,17 @@ def download(request, public_id):
     form = DownloadForm(request.GET or None, may_choose_detailed=subscriptions.manages_all(request.user, patient))
     if request.GET and not form.is_valid():
         return HttpResponse(
-            "Choose a detail level: discreet or detailed.\n", status=400, content_type="text/plain; charset=utf-8"
+            gettext("Choose a detail level: discreet or detailed.") + "\n",
+            status=400,
+            content_type="text/plain; charset=utf-8",
         )
     detailed = form.is_bound and form.cleaned_data["detail"] == CalendarSubscription.Detail.DETAILED
-    response = HttpResponse(ical.patient_calendar(patient, detailed=detailed), content_type=CALENDAR_TYPE)
-    name = "pump-refills.ics" if detailed else "clinic-visits.ics"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    # A file downloaded once: in the language of the person downloading it.
+    snapshot = ical.patient_feed(
+        patient, detailed=detailed, page_url=_page_url(request, patient), language=get_language()
+    )
+    response = HttpResponse(snapshot.body, content_type=CALENDAR_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="{_filename(detailed)}"'
     response["Cache-Control"] = "private, no-store"
     return response
 
@@ -134,9 +220,30 @@ def _subscription(request, patient, subscription_id) -> CalendarSubscription:
     )
 
 
-def _remember_link(request, subscription: CalendarSubscription, token: str) -> None:
-    """Keep the new link for its one display (the subscribe page pops it)."""
-    request.session[NEW_LINK_SESSION_KEY] = {"subscription": str(subscription.public_id), "token": token}
+def _subscribe_page(request, patient, subscription, *, token: str | None = None) -> HttpResponse:
+    """How to add a calendar; with the new link itself when this response answers the POST that made it.
+
+    The secret goes out in this one response and is kept nowhere (not in the session, whose table a database
+    copy would include): only its hash is stored.
+    """
+    settings = ical.settings_of(patient)
+    link = None
+    if token is not None:
+        https_link = request.build_absolute_uri(reverse("feeds:feed", kwargs={"token": token}))
+        webcal = "webcal://" + https_link.split("://", 1)[1]
+        link = {
+            "https": https_link,
+            "webcal": webcal,
+            "google": "https://calendar.google.com/calendar/r?" + urlencode({"cid": webcal}),
+            "outlook": "https://outlook.live.com/calendar/0/addfromweb?"
+            + urlencode({"url": https_link, "name": ical.calendar_name(settings, detailed=subscription.is_detailed)}),
+            "qr": qr_data_uri(https_link),
+        }
+    context = {"patient": patient, "subscription": subscription, "link": link, "title": ical.discreet_title(settings)}
+    response = render(request, "feeds/subscribe.html", context)
+    # The page may hold the secret link: no cache may keep it.
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @require_http_methods(["GET", "POST"])
@@ -145,13 +252,16 @@ def subscription_list(request, public_id):
     patient = access.get_patient(request, public_id)
     # Privacy: drug names only where the patient chose them; a caregiver's own links are discreet.
     may_choose_detailed = subscriptions.manages_all(request.user, patient)
-    form = SubscriptionForm(request.POST or None, may_choose_detailed=may_choose_detailed)
+    if request.method == "GET":
+        fetchlog.flush_quietly()  # "Last updated by a calendar app" from the fetches buffered until now
+    title = ical.discreet_title(ical.settings_of(patient))
+    form = SubscriptionForm(request.POST or None, may_choose_detailed=may_choose_detailed, title=title)
     if request.method == "POST" and form.is_valid():
         subscription, token = subscriptions.subscription_create(
-            patient=patient, name=form.cleaned_data["name"], detail=form.cleaned_data["detail"], by=request.user
+            patient=patient, name=form.cleaned_data["name"], detail=form.cleaned_data["detail"], by=request.user,
+            language=form.cleaned_data["language"],
         )
-        _remember_link(request, subscription, token)
-        return redirect("feeds:subscribe", public_id=patient.public_id, subscription_id=subscription.public_id)
+        return _subscribe_page(request, patient, subscription, token=token)
     context = {
         "patient": patient,
         "subscriptions": list(
@@ -159,8 +269,30 @@ def subscription_list(request, public_id):
         ),
         "form": form,
         "download_form": DownloadForm(may_choose_detailed=may_choose_detailed),
+        "settings_form": _settings_form(patient) if may_choose_detailed else None,
+        "title": title,
     }
     return render(request, "feeds/subscriptions.html", context, status=400 if form.is_bound else 200)
+
+
+def _settings_form(patient, data=None) -> FeedSettingsForm:
+    return FeedSettingsForm(data, instance=ical.settings_of(patient) or FeedSettings(patient=patient))
+
+
+@require_POST
+@login_required
+def calendar_settings(request, public_id):
+    """The patient's (or their clinic's) words for every calendar: a caregiver cannot change them."""
+    patient = access.get_patient(request, public_id)
+    if not subscriptions.manages_all(request.user, patient):
+        raise Http404(_("Only the patient or their clinic chooses these."))
+    form = _settings_form(patient, request.POST)
+    if form.is_valid():
+        subscriptions.feed_settings_save(patient=patient, **form.cleaned_data)
+        messages.success(request, _("Calendar wording saved. Calendar apps show it at their next update."))
+        return redirect("feeds:subscriptions", public_id=patient.public_id)
+    context = {"patient": patient, "form": form}
+    return render(request, "feeds/settings.html", context, status=400)
 
 
 @require_safe
@@ -168,20 +300,7 @@ def subscription_list(request, public_id):
 def subscribe(request, public_id, subscription_id):
     patient = access.get_patient(request, public_id)
     subscription = _subscription(request, patient, subscription_id)
-    new_link = request.session.get(NEW_LINK_SESSION_KEY)
-    link = None
-    if new_link and new_link["subscription"] == str(subscription.public_id) and subscription.revoked_at is None:
-        del request.session[NEW_LINK_SESSION_KEY]
-        https_link = request.build_absolute_uri(reverse("feeds:feed", kwargs={"token": new_link["token"]}))
-        link = {
-            "https": https_link,
-            "webcal": "webcal://" + https_link.split("://", 1)[1],
-            "qr": qr_data_uri(https_link),
-        }
-    response = render(request, "feeds/subscribe.html", {"patient": patient, "subscription": subscription, "link": link})
-    # The page may hold the secret link: no cache may keep it.
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return _subscribe_page(request, patient, subscription)
 
 
 @require_http_methods(["GET", "POST"])
@@ -192,7 +311,7 @@ def rename(request, public_id, subscription_id):
     form = RenameForm(request.POST or None, initial={"name": subscription.name})
     if request.method == "POST" and form.is_valid():
         subscriptions.subscription_rename(subscription=subscription, name=form.cleaned_data["name"])
-        messages.success(request, "Calendar renamed.")
+        messages.success(request, _("Calendar renamed."))
         return redirect("feeds:subscriptions", public_id=patient.public_id)
     context = {"patient": patient, "subscription": subscription, "form": form}
     return render(request, "feeds/rename.html", context, status=400 if form.is_bound else 200)
@@ -201,7 +320,7 @@ def rename(request, public_id, subscription_id):
 def _active_subscription(request, patient, subscription_id) -> CalendarSubscription:
     subscription = _subscription(request, patient, subscription_id)
     if subscription.revoked_at is not None:
-        raise Http404("This calendar link was stopped.")
+        raise Http404(_("This calendar link was stopped."))
     return subscription
 
 
@@ -212,8 +331,7 @@ def rotate(request, public_id, subscription_id):
     subscription = _active_subscription(request, patient, subscription_id)
     if request.method == "POST":
         subscription, token = subscriptions.subscription_rotate(subscription=subscription)
-        _remember_link(request, subscription, token)
-        return redirect("feeds:subscribe", public_id=patient.public_id, subscription_id=subscription.public_id)
+        return _subscribe_page(request, patient, subscription, token=token)
     return render(request, "feeds/confirm.html", {"patient": patient, "subscription": subscription, "action": "rotate"})
 
 
@@ -224,6 +342,7 @@ def revoke(request, public_id, subscription_id):
     subscription = _active_subscription(request, patient, subscription_id)
     if request.method == "POST":
         subscriptions.subscription_revoke(subscription=subscription)
-        messages.success(request, f"The calendar link “{subscription.name}” no longer works.")
+        said = gettext("The calendar link “%(name)s” no longer works.") % {"name": subscription.name}
+        messages.success(request, said)
         return redirect("feeds:subscriptions", public_id=patient.public_id)
     return render(request, "feeds/confirm.html", {"patient": patient, "subscription": subscription, "action": "revoke"})

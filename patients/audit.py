@@ -10,7 +10,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Model, QuerySet
+from django.db.models import F, Model, QuerySet, Value
+from django.db.models.functions import Greatest
 from django.utils import dateformat, timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -39,10 +40,22 @@ def record_export(*, patient: Patient, user, detail: str) -> None:
     AccessEvent.objects.create(patient=patient, user=user, action=AccessEvent.Action.EXPORT, detail=detail)
 
 
-def record_feed_fetch(*, patient: Patient, subscription) -> None:
-    """A calendar app fetched a feed: named by the subscription's name and public id, never its secret link."""
-    detail = f"{subscription.name[:60]} ({subscription.public_id})"
-    AccessEvent.objects.create(patient=patient, action=AccessEvent.Action.FEED, detail=detail)
+def feed_detail(subscription) -> str:
+    """How the log names a calendar link: its name and public id, never its secret link."""
+    return f"{subscription.name[:60]} ({subscription.public_id})"
+
+
+def record_feed_fetches(*, patient_id: int, detail: str, count: int = 1, at: dt.datetime | None = None) -> None:
+    """Calendar apps fetched one link `count` times, the last at `at`: one row per link per (UTC) day, counted."""
+    at = at or timezone.now()
+    day = at.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    updated = AccessEvent.objects.filter(
+        patient_id=patient_id, action=AccessEvent.Action.FEED, detail=detail, at__gte=day, at__lt=day + dt.timedelta(1)
+    ).update(count=F("count") + count, at=Greatest("at", Value(at)))
+    if not updated:
+        AccessEvent.objects.create(
+            patient_id=patient_id, action=AccessEvent.Action.FEED, detail=detail, count=count, at=at
+        )
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,15 @@ class Clinic(models.Model):
         _("time zone"), max_length=64, default=settings.DEFAULT_CLINIC_TIME_ZONE, validators=[validate_time_zone]
     )
     phone = models.CharField(_("phone"), max_length=40, help_text=_("Shown to patients as a tap-to-call link."))
+    # db_default: rows written by code that predates the column (older migrations' states) still insert.
+    address = models.CharField(
+        _("address"),
+        max_length=300,
+        blank=True,
+        default="",
+        db_default="",
+        help_text=_("Where patients come for refills: shown in their detailed calendars."),
+    )
     # A pump left unfilled can clot its catheter: patients need a number that answers when the clinic is closed.
     after_hours_phone = models.CharField(
         _("after-hours phone"),
@@ -207,6 +216,8 @@ class AccessEvent(models.Model):
     action = models.CharField(max_length=10, choices=Action.choices)
     # The page's URL name or the subscription's id: never a secret, never patient data.
     detail = models.CharField(max_length=100, blank=True)
+    # Calendar fetches are one row per link per day: how many, `at` being the last.
+    count = models.PositiveIntegerField(default=1, db_default=1)
 
     class Meta:
         ordering = ["-at"]

@@ -85,18 +85,25 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # clinic: seconds of compiling for a query that runs in milliseconds. Pages want short queries.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
 
-# The cache holds rate-limit counters: shared between processes through Redis in production.
+# The cache holds rate-limit counters and calendar feed answers: shared between processes through Redis in
+# production. Short timeouts: a Redis that hangs must slow a feed down by a fraction of a second, not stop it.
 if os.environ.get("REDIS_URL"):
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": os.environ["REDIS_URL"],
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
             # Several sites (or test runs) can share one Redis database without sharing counters.
             "KEY_PREFIX": os.environ.get("REDIS_KEY_PREFIX", "pumpcare"),
         }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# How long a calendar feed's cached answer is served before it is checked against the database again.
+FEED_ANSWER_SECONDS = env_int("FEED_ANSWER_SECONDS", 60)
+# How long each process serves a feed answer from its own memory and keeps its counts before sending them to
+# Redis (0: every poll asks Redis, so rate limits are exact across processes; the benchmark uses 1).
+FEED_LOCAL_SECONDS = env_int("FEED_LOCAL_SECONDS", 0)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

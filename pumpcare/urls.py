@@ -11,6 +11,8 @@ from portal import views as portal_views
 from pumpcare import views as site_views
 
 urlpatterns = [
+    # First: calendar apps poll the feeds far more often than people open pages, so their URL is tried first.
+    path("", include("feeds.urls")),
     path("", portal_views.home, name="home"),
     path("accounts/login/", patient_views.SignInView.as_view(), name="login"),
     path("accounts/two-factor/", two_factor.verify, name="two_factor_verify"),
@@ -25,7 +27,6 @@ urlpatterns = [
     path("clinic/", include("clinic.urls")),
     path("clinic/patients/<uuid:public_id>/history/", history.patient_history, name="patient_history"),
     path("", include("portal.urls")),
-    path("", include("feeds.urls")),
     path("", include("notices.urls")),
     path("admin/", admin.site.urls),
     path("healthz", site_views.healthz, name="healthz"),

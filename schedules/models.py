@@ -395,6 +395,10 @@ class CalendarSubscription(models.Model):
     )
     name = models.CharField(_("name"), max_length=80)
     detail = models.CharField(_("detail"), max_length=10, choices=Detail.choices, default=Detail.DISCREET)
+    # The events' titles and descriptions are in the language the subscriber reads, chosen with the link.
+    language = models.CharField(
+        _("language"), max_length=8, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
+    )
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -15,6 +15,7 @@ from django.utils import translation
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from feeds import answers
 from patients import search, security
 from patients.models import CaregiverAccess, Clinic, Patient, StaffMembership
 from schedules import services
@@ -40,10 +41,12 @@ def quick_password_hashing(settings):
 
 @pytest.fixture(autouse=True)
 def fresh_cache():
-    """Rate-limit counters live in the cache: each test starts with none."""
+    """Rate-limit counters and feed answers live in the cache and in memory: each test starts with none."""
     cache.clear()
+    answers.forget_local()
     yield
     cache.clear()
+    answers.forget_local()
 
 
 @pytest.fixture(autouse=True)

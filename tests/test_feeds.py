@@ -1,20 +1,30 @@
-"""The iCalendar feed and the .ics download: every feed parsed back with icalendar and recurring-ical-events."""
+"""The iCalendar feed and the .ics download: every feed parsed back with icalendar, vobject and ical.js.
+
+tests/feed_parsers.py reads a body with all three and fails unless they see the same events; the tests below
+then assert on what they saw.
+"""
 
 import datetime as dt
-import hashlib
 import logging
 import re
+import uuid
 from zoneinfo import ZoneInfo
 
+import fakeredis
 import icalendar
 import pytest
 import recurring_ical_events
 from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from feeds import ical, subscriptions
+from feeds import answers, fetchlog, ical, subscriptions
+from feeds.models import FeedKey
+from patients.models import AccessEvent
 from schedules import services
 from schedules.models import CalendarSubscription, FillKind, RecordedFill, ScheduledFill, TherapyPlan
+from tests import feed_parsers
 from tests.conftest import NOW, TODAY, make_patient
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -32,8 +42,16 @@ def feed_url(token):
     return reverse("feeds:feed", kwargs={"token": token})
 
 
+_READ: set[bytes] = set()
+
+
 def fetch(client, token, **headers):
-    return client.get(feed_url(token), headers=headers)
+    """GET a feed; every distinct calendar it returns is read by all three parsers (and must conform)."""
+    response = client.get(feed_url(token), headers=headers)
+    if response.status_code == 200 and response.content not in _READ:
+        feed_parsers.read(response.content)
+        _READ.add(response.content)
+    return response
 
 
 def parse(body: bytes) -> icalendar.Calendar:
@@ -48,13 +66,24 @@ def by_uid(calendar) -> dict[str, icalendar.Event]:
     return {str(event["UID"]): event for event in events(calendar)}
 
 
+def seen(body: bytes) -> dict[str, feed_parsers.Seen]:
+    """The events as icalendar, vobject and ical.js all see them (they must agree)."""
+    return {event.uid: event for event in feed_parsers.read(body).events}
+
+
 def expanded(body: bytes, start=TODAY - dt.timedelta(days=400), end=TODAY + dt.timedelta(days=800)):
-    """The events as a second, independent parser sees them."""
+    """The events as recurring-ical-events expands them (what many sync tools use)."""
     return recurring_ical_events.of(icalendar.Calendar.from_ical(body)).between(start, end)
 
 
-def active_rows(patient, since=TODAY - dt.timedelta(days=30)):
+def active_rows(patient, since=TODAY - dt.timedelta(days=366)):
     return list(ScheduledFill.objects.filter(plan__patient=patient, active=True, date__gte=since).order_by("date"))
+
+
+def uid(patient, row_or_sequence, *, detailed=False, kind="fill"):
+    sequence = getattr(row_or_sequence, "sequence", row_or_sequence)
+    seed = FeedKey.objects.get(plan__patient=patient).seed
+    return ical.event_uid(seed, detailed=detailed, kind=kind, sequence=sequence)
 
 
 @pytest.fixture
@@ -74,21 +103,25 @@ def test_calendar_properties(client, discreet):
     assert calendar["VERSION"] == "2.0"
     assert calendar["PRODID"] == ical.PRODID
     assert calendar["CALSCALE"] == "GREGORIAN"
-    assert calendar["METHOD"] == "PUBLISH"
+    # A feed is not an iTIP message: METHOD:PUBLISH without ORGANIZER breaks RFC 5546.
+    assert "METHOD" not in calendar and b"METHOD" not in response.content
     assert calendar["NAME"] == calendar["X-WR-CALNAME"] == "Clinic visits"
+    assert feed_parsers.read(response.content).name == "Clinic visits"
     refresh = calendar["REFRESH-INTERVAL"]
     assert refresh.params["VALUE"] == "DURATION" and refresh.dt == dt.timedelta(hours=4)
     assert b"X-PUBLISHED-TTL:PT4H" in response.content
     assert b"REFRESH-INTERVAL;VALUE=DURATION:PT4H" in response.content
 
 
-def test_feed_headers(client, discreet):
+def test_feed_headers(client, discreet, detailed):
     response = fetch(client, discreet[1], accept_encoding="gzip, deflate")
     assert response["Content-Type"] == "text/calendar; charset=utf-8"
     assert response["Cache-Control"].startswith("private")
     assert "max-age=" in response["Cache-Control"]
-    assert response["X-Robots-Tag"] == "noindex"
+    assert response["X-Robots-Tag"].startswith("noindex")
     assert response["ETag"].startswith('"') and response["Last-Modified"].endswith("GMT")
+    assert response["Content-Disposition"] == 'inline; filename="clinic-visits.ics"'
+    assert fetch(client, detailed[1])["Content-Disposition"] == 'inline; filename="pump-refills.ics"'
     assert not response.has_header("Content-Encoding")
     assert response.content.startswith(b"BEGIN:VCALENDAR")
 
@@ -100,25 +133,41 @@ def test_discreet_feed_has_one_neutral_all_day_event_per_fill(client, discreet, 
     found = events(calendar)
     assert len(found) == len(rows) > 5
     assert len(expanded(body)) == len(rows)
+    assert len(seen(body)) == len(rows)
+    overdue = 0
     for row, event in zip(rows, found, strict=True):
-        assert event["SUMMARY"] == "Clinic visit"
+        if not row.recorded and row.date < TODAY:
+            assert event["SUMMARY"] == "Clinic visit (overdue: call the clinic)"
+            assert event["DESCRIPTION"] == "Overdue: call the clinic."
+            overdue += 1
+        else:
+            assert event["SUMMARY"] == "Clinic visit"
+            assert event.get("DESCRIPTION") in (None, ical.PLANNED_NOTE)
         assert event.start == row.date and not isinstance(event.start, dt.datetime)
         assert event["DTSTART"].params.get("VALUE") == "DATE"
         assert event.end == row.date + dt.timedelta(days=1)
         assert UID.match(str(event["UID"]))
-        assert event["SEQUENCE"] == row.revision
-        assert event["DTSTAMP"].dt == row.changed_at == event["LAST-MODIFIED"].dt
+        assert event["SEQUENCE"] == 0, "first time shown"
+        assert event["DTSTAMP"].dt == NOW == event["LAST-MODIFIED"].dt
         assert event["DTSTAMP"].dt.utcoffset() == dt.timedelta(0)
-        assert event.get("DESCRIPTION") in (None, ical.PLANNED_NOTE)
+        assert event["STATUS"] == ("CONFIRMED" if row.recorded else "TENTATIVE")
+        assert "LOCATION" not in event and "URL" not in event
+    assert overdue >= 1, "patient A has a refill that is overdue"
     assert len({str(e["UID"]) for e in found}) == len(found)
     for event in expanded(body):
-        assert event["SUMMARY"] == "Clinic visit"
+        assert str(event["SUMMARY"]).startswith("Clinic visit")
 
 
-def test_discreet_feed_contains_none_of_the_patients_identifiers(client, discreet, patient_a):
+def test_discreet_feed_contains_none_of_the_patients_identifiers(client, discreet, patient_a, staff_a):
     patient_a.email = "alice.ames@example.org"
     patient_a.save()
-    body = fetch(client, discreet[1]).content.lower()
+    # A timed visit, an overdue one and a moved one: what they say must stay as discreet.
+    services.fill_record(plan=patient_a.plan, date=TODAY - dt.timedelta(days=1), infusate="fudr", by=staff_a,
+                         appointment_time=dt.time(9, 30))
+    body = fetch(client, discreet[1]).content
+    for event in feed_parsers.read(body).events:
+        assert event.summary in ("Clinic visit", "Clinic visit (overdue: call the clinic)")
+    body = body.lower()
     # The product's own name is in PRODID and the UIDs' domain, never shown: the rest must not say "pump".
     unbranded = body.replace(b"pumpcare", b"")
     dob = patient_a.date_of_birth
@@ -126,7 +175,7 @@ def test_discreet_feed_contains_none_of_the_patients_identifiers(client, discree
         "Alice", "Ames", "A-100", "A100", patient_a.email, "Clinic A", str(patient_a.public_id),
         patient_a.public_id.hex, dob.isoformat(), dob.strftime("%Y%m%d"), dob.strftime("%m/%d/%Y"),
         f"{dob.month}/{dob.day}/{dob.year}", dob.strftime("%d.%m.%Y"), dob.strftime("%d/%m/%Y"),
-        "America/New_York",
+        "America/New_York", "555 0100", "/p/",
     ]
     for identifier in identifiers:
         assert identifier.lower().encode() not in body, identifier
@@ -138,18 +187,18 @@ def test_detailed_feed_names_the_fills_and_phases(client, detailed, patient_a):
     body = fetch(client, detailed[1]).content
     calendar = parse(body)
     assert calendar["X-WR-CALNAME"] == "Pump refills"
-    assert b"Alice" not in body and b"A-100" not in body and b"Clinic A" not in body
+    assert b"Alice" not in body and b"A-100" not in body
     uids = by_uid(calendar)
     rows = active_rows(patient_a)
-    fills = {ical.fill_uid(row.plan_id, row.sequence): row for row in rows}
-    phases = {ical.phase_uid(row.plan_id, row.sequence): row for row in rows if row.phase_end}
+    fills = {uid(patient_a, row, detailed=True): row for row in rows}
+    phases = {uid(patient_a, row, detailed=True, kind="phase"): row for row in rows if row.phase_end}
     assert set(uids) == set(fills) | set(phases)
     assert not set(fills) & set(phases)
     summaries = {str(uids[uid]["SUMMARY"]) for uid in fills}
     assert "Pump refill: start FUDR" in summaries
     assert "Pump refill: heparinized saline" in summaries
-    for uid, row in phases.items():
-        event = uids[uid]
+    for key, row in phases.items():
+        event = uids[key]
         assert event["TRANSP"] == "TRANSPARENT"
         assert event.start == row.date and event.end == row.phase_end
         days = (row.phase_end - row.date).days
@@ -157,15 +206,15 @@ def test_detailed_feed_names_the_fills_and_phases(client, detailed, patient_a):
             assert event["SUMMARY"] == f"FUDR infusing, day 1-{days}"
         else:
             assert str(event["SUMMARY"]).startswith("Heparinized saline")
-    assert len(expanded(body)) == len(uids)
+    assert len(expanded(body)) == len(uids) == len(seen(body))
 
 
 def test_held_chemo_fill_says_so(client, detailed, patient_a, staff_a):
     plan = patient_a.plan
     chemo = ScheduledFill.objects.filter(plan=plan, kind=FillKind.CHEMO, recorded=False, date__gt=TODAY).first()
     services.hold_add(plan=plan, sequence=chemo.sequence, reason="ALP rising", by=staff_a)
-    event = by_uid(parse(fetch(client, detailed[1]).content))[ical.fill_uid(plan.pk, chemo.sequence)]
-    assert event["SUMMARY"] == "Pump refill: heparinized saline (chemo on hold)"
+    event = seen(fetch(client, detailed[1]).content)[uid(patient_a, chemo, detailed=True)]
+    assert event.summary == "Pump refill: heparinized saline (chemo on hold)"
 
 
 def test_body_is_byte_identical_while_nothing_changed(client, detailed, time_machine):
@@ -184,24 +233,27 @@ def test_late_fill_moves_the_same_uids_with_a_higher_sequence(client, discreet, 
     time_machine.move_to(NOW + dt.timedelta(hours=1), tick=False)
     services.fill_record(plan=plan, date=late_day, infusate="fudr", by=staff_a)
     after = by_uid(parse(fetch(client, discreet[1]).content))
-    assert set(after) >= {ical.fill_uid(plan.pk, row.sequence) for row in later}
+    assert set(after) >= {uid(patient_a, row) for row in later}
     moved = 0
     for row in later:
-        uid = ical.fill_uid(plan.pk, row.sequence)
-        if uid not in before:
+        key = uid(patient_a, row)
+        if key not in before:
             continue
-        assert after[uid]["SEQUENCE"] > before[uid]["SEQUENCE"]
-        assert after[uid].start > before[uid].start
-        assert after[uid]["DTSTAMP"].dt > before[uid]["DTSTAMP"].dt
+        assert after[key]["SEQUENCE"] > before[key]["SEQUENCE"]
+        assert after[key].start > before[key].start
+        assert after[key]["DTSTAMP"].dt > before[key]["DTSTAMP"].dt
+        assert after[key]["DTSTAMP"].dt == after[key]["LAST-MODIFIED"].dt == NOW + dt.timedelta(hours=1)
         moved += 1
     assert moved >= 5
-    uid = ical.fill_uid(plan.pk, due.sequence)
-    assert after[uid].start == late_day and after[uid]["SEQUENCE"] > before[uid]["SEQUENCE"]
+    key = uid(patient_a, due)
+    assert after[key].start == late_day and after[key]["SEQUENCE"] > before[key]["SEQUENCE"]
+    assert after[key]["STATUS"] == "CONFIRMED" and before[key]["STATUS"] == "TENTATIVE"
 
 
 def test_ended_therapy_takes_the_future_events_out(client, detailed, patient_a):
     before = by_uid(parse(fetch(client, detailed[1]).content))
     services.therapy_end(plan=patient_a.plan, end_date=TODAY, reason=TherapyPlan.EndReason.PUMP_REMOVED)
+    cache.clear()  # schedule changes reach a cached answer within FEED_ANSWER_SECONDS
     body = fetch(client, detailed[1]).content
     after = by_uid(parse(body))
     assert after, "the fills up to today stay"
@@ -211,15 +263,35 @@ def test_ended_therapy_takes_the_future_events_out(client, detailed, patient_a):
     assert all(event.start <= TODAY for event in expanded(body))
 
 
-def test_old_fills_leave_the_window(client, discreet, patient_a):
-    rows = ScheduledFill.objects.filter(plan__patient=patient_a, active=True)
-    oldest = rows.order_by("date").first()
-    assert oldest.date < TODAY - dt.timedelta(days=15)
-    calendar = parse(fetch(client, discreet[1]).content)
-    assert min(event.start for event in events(calendar)) >= TODAY - dt.timedelta(days=30)
+def test_recorded_visits_of_the_last_12_months_stay(client, discreet, clinic_a, staff_a, time_machine):
+    patient = make_patient(clinic_a, "Olga Old", "A-901", surgery=TODAY - dt.timedelta(days=500))
+    _, token = subscriptions.subscription_create(patient=patient, name="All", detail="discreet", by=staff_a)
+    rows = ScheduledFill.objects.filter(plan__patient=patient, active=True)
+    assert rows.filter(date__lt=TODAY - dt.timedelta(days=366)).exists()
+    kept = rows.filter(date__gte=dt.date(2025, 3, 10), date__lt=TODAY - dt.timedelta(days=300)).count()
+    assert kept > 0
+    starts = [dt.date.fromisoformat(event.start) for event in feed_parsers.read(fetch(client, token).content).events]
+    assert min(starts) >= dt.date(2025, 3, 10), "older than 12 months: gone"
+    assert sum(1 for start in starts if start < TODAY - dt.timedelta(days=300)) == kept
 
 
-def test_appointment_time_makes_a_timed_event_in_the_clinics_zone(client, detailed, patient_a, staff_a):
+def test_overdue_visit_says_so_in_both_wordings(client, discreet, detailed, patient_a, time_machine):
+    due = ScheduledFill.objects.filter(plan__patient=patient_a, recorded=False, active=True,
+                                       date__gte=TODAY).exclude(kind="implant").first()
+    before = seen(fetch(client, discreet[1]).content)[uid(patient_a, due)]
+    assert before.description == ical.PLANNED_NOTE and before.summary == "Clinic visit"
+    time_machine.move_to(dt.datetime.combine(due.date + dt.timedelta(days=1), dt.time(17), tzinfo=dt.UTC), tick=False)
+    cache.clear()
+    after = seen(fetch(client, discreet[1]).content)[uid(patient_a, due)]
+    assert after.summary == "Clinic visit (overdue: call the clinic)"
+    assert after.description.startswith("Overdue: call the clinic.")
+    assert after.sequence == before.sequence + 1
+    words = seen(fetch(client, detailed[1]).content)[uid(patient_a, due, detailed=True)]
+    assert words.summary.startswith("Pump refill") and words.summary.endswith("(overdue: call the clinic)")
+    assert words.description.startswith("Overdue: call the clinic.")
+
+
+def test_timed_visits_are_utc_instants_every_parser_reads_alike(client, detailed, patient_a, staff_a):
     plan = patient_a.plan
     due = ScheduledFill.objects.filter(plan=plan, recorded=False, active=True).exclude(kind="implant").first()
     fill, _ = services.fill_record(
@@ -227,51 +299,122 @@ def test_appointment_time_makes_a_timed_event_in_the_clinics_zone(client, detail
     )
     body = fetch(client, detailed[1]).content
     calendar = parse(body)
-    uid = ical.fill_uid(plan.pk, due.sequence)
-    event = by_uid(calendar)[uid]
-    assert event["DTSTART"].params["TZID"] == "America/New_York"
+    key = uid(patient_a, due, detailed=True)
+    event = by_uid(calendar)[key]
+    assert "TZID" not in event["DTSTART"].params and b"DTSTART:20260310T133000Z" in body
     assert event.start == dt.datetime(2026, 3, 10, 9, 30, tzinfo=NEW_YORK)
     assert event.end - event.start == ical.VISIT_LENGTH
-    assert [tz["TZID"] for tz in calendar.walk("VTIMEZONE")] == ["America/New_York"]
-    second = [e for e in expanded(body) if str(e["UID"]) == uid]
+    assert calendar.walk("VTIMEZONE") == []
+    assert seen(body)[key].start == "2026-03-10T13:30:00Z"
+    second = [e for e in expanded(body) if str(e["UID"]) == key]
     assert len(second) == 1 and second[0].start.astimezone(dt.UTC) == dt.datetime(2026, 3, 10, 13, 30, tzinfo=dt.UTC)
 
     services.fill_correct(fill=RecordedFill.objects.get(pk=fill.pk), by=staff_a, appointment_time=dt.time(10, 15))
-    corrected = by_uid(parse(fetch(client, detailed[1]).content))[uid]
-    assert corrected.start == dt.datetime(2026, 3, 10, 10, 15, tzinfo=NEW_YORK)
-    assert corrected["SEQUENCE"] > event["SEQUENCE"]
+    cache.clear()
+    corrected = seen(fetch(client, detailed[1]).content)[key]
+    assert corrected.start == "2026-03-10T14:15:00Z"
+    assert corrected.sequence > event["SEQUENCE"]
 
 
-def test_conditional_get_answers_304_without_building(client, discreet, patient_a, monkeypatch,
-                                                      django_assert_num_queries):
+def fake_row(sequence: int, day: dt.date, time: dt.time | None, **extra) -> ScheduledFill:
+    return ScheduledFill(plan_id=1, clinic_id=1, sequence=sequence, date=day, infusate="heparinized_saline",
+                         kind=FillKind.MAINTENANCE, phase_days=14, recorded=True, appointment_time=time,
+                         changed_at=NOW, **extra)
+
+
+@pytest.mark.parametrize("zone", ["America/New_York", "Europe/Paris", "Australia/Sydney"])
+def test_two_years_of_dst_changes_read_alike_in_three_parsers(zone):
+    """Timed visits every week for two years, and on, before and after every DST change (at the hours that
+    do not exist or happen twice): icalendar, vobject and ical.js read the instants Python's zoneinfo gives."""
+    tz = ZoneInfo(zone)
+    first, last = dt.date(2026, 1, 1), dt.date(2027, 12, 31)
+    days = [first + dt.timedelta(days=n) for n in range((last - first).days)]
+    noon = {day: dt.datetime.combine(day, dt.time(12), tzinfo=tz).utcoffset() for day in days}
+    changes = [day for day in days[1:] if noon[day] != noon[day - dt.timedelta(days=1)]]
+    assert len(changes) == 4
+    visits = sorted(set(days[::7]) | {c + dt.timedelta(days=d) for c in changes for d in (-1, 0, 1)})
+    rows, expected = [], {}
+    for sequence, day in enumerate(visits, start=1):
+        for hour in ((1, 2, 3, 9) if day in changes else (9,)):
+            number = sequence * 10 + hour
+            when = dt.time(hour, 30)
+            rows.append(fake_row(number, day, when))
+            expected[number] = dt.datetime.combine(day, when, tzinfo=tz).astimezone(dt.UTC)
+    seed = uuid.uuid4()
+    shown = ical.events_of(rows, seed=seed, today=first, time_zone=zone, detailed=False)
+    body = ical.render(shown, {item.uid: ical.Stamp(0, NOW) for item in shown}, name="Clinic visits")
+    found = seen(body)
+    assert len(found) == len(rows) > 110
+    for number, instant in expected.items():
+        event = found[ical.event_uid(seed, detailed=False, kind="fill", sequence=number)]
+        assert event.start == instant.strftime("%Y-%m-%dT%H:%M:%SZ"), number
+        assert event.end == (instant + ical.VISIT_LENGTH).strftime("%Y-%m-%dT%H:%M:%SZ"), number
+
+
+def test_conditional_get_answers_304_from_the_snapshot(client, discreet, patient_a, monkeypatch,
+                                                       django_assert_max_num_queries):
     first = fetch(client, discreet[1])
-    monkeypatch.setattr(ical, "patient_calendar", lambda *a, **k: pytest.fail("built the calendar"))
-    # The subscription, the audit line of the fetch, then one aggregate; last_fetched_at was written less
-    # than a minute ago.
-    with django_assert_num_queries(3):
+    monkeypatch.setattr(ical, "render", lambda *a, **k: pytest.fail("built the calendar"))
+    with django_assert_max_num_queries(5):
         response = fetch(client, discreet[1], if_none_match=first["ETag"])
     assert response.status_code == 304 and response.content == b""
     assert response["ETag"] == first["ETag"]
     assert response["Cache-Control"].startswith("private")
     response = fetch(client, discreet[1], if_modified_since=first["Last-Modified"])
     assert response.status_code == 304
+    assert fetch(client, discreet[1]).content == first.content
 
 
 def test_conditional_get_sees_a_change(client, discreet, patient_a, staff_a):
     first = fetch(client, discreet[1])
     due = ScheduledFill.objects.filter(plan__patient=patient_a, recorded=False).exclude(kind="implant").first()
     services.fill_record(plan=patient_a.plan, date=due.date, infusate="fudr", by=staff_a)
+    cache.clear()
     response = fetch(client, discreet[1], if_none_match=first["ETag"])
     assert response.status_code == 200 and response["ETag"] != first["ETag"]
     assert response.content != first.content
 
 
-def test_etag_changes_with_the_clinic_day_and_the_detail_level(client, discreet, detailed, time_machine):
+def test_etag_and_last_modified_change_only_with_the_body(client, discreet, detailed, patient_a, time_machine):
     today = fetch(client, discreet[1])
     assert fetch(client, detailed[1])["ETag"] != today["ETag"]
+    # The next clinic day: the window and "overdue" are computed again, but nothing visible changed.
+    due = ScheduledFill.objects.filter(plan__patient=patient_a, recorded=False, date__gte=TODAY).first()
+    assert due.date > TODAY + dt.timedelta(days=1)
     time_machine.move_to(NOW + dt.timedelta(days=1), tick=False)
+    cache.clear()
     tomorrow = fetch(client, discreet[1], if_none_match=today["ETag"], if_modified_since=today["Last-Modified"])
-    assert tomorrow.status_code == 200 and tomorrow["ETag"] != today["ETag"]
+    assert tomorrow.status_code == 304 and tomorrow["ETag"] == today["ETag"]
+    assert tomorrow["Last-Modified"] == today["Last-Modified"]
+
+
+def test_sequence_rises_only_on_a_visible_change(client, discreet, patient_a, time_machine):
+    before = seen(fetch(client, discreet[1]).content)
+    # The engine raises a row's revision for fields the feed does not show (a capacity warning).
+    row = ScheduledFill.objects.filter(plan__patient=patient_a, recorded=False, date__gt=TODAY).first()
+    ScheduledFill.objects.filter(pk=row.pk).update(
+        capacity_warning=not row.capacity_warning, revision=row.revision + 1, changed_at=NOW + dt.timedelta(hours=1)
+    )
+    time_machine.move_to(NOW + dt.timedelta(hours=1), tick=False)
+    cache.clear()
+    response = fetch(client, discreet[1])
+    assert seen(response.content) == before
+    assert parse(response.content).walk("VEVENT")[0]["DTSTAMP"].dt == NOW
+
+
+def test_last_modified_rises_for_two_changes_in_one_second(client, discreet, patient_a, staff_a):
+    first = fetch(client, discreet[1])
+    fills = ScheduledFill.objects.filter(plan__patient=patient_a, recorded=False, date__gte=TODAY).exclude(
+        kind="implant").order_by("date")
+    services.fill_record(plan=patient_a.plan, date=fills[0].date, infusate="fudr", by=staff_a)
+    cache.clear()
+    second = fetch(client, discreet[1])
+    services.fill_record(plan=patient_a.plan, date=fills[1].date, infusate="heparinized_saline", by=staff_a)
+    cache.clear()
+    third = fetch(client, discreet[1])
+    assert len({first["ETag"], second["ETag"], third["ETag"]}) == 3
+    moments = [dt.datetime.strptime(r["Last-Modified"], "%a, %d %b %Y %H:%M:%S GMT") for r in (first, second, third)]
+    assert moments[0] < moments[1] < moments[2], "time is frozen: still one second apart"
 
 
 def test_head_has_the_headers_of_get_and_no_body(client, discreet):
@@ -282,19 +425,43 @@ def test_head_has_the_headers_of_get_and_no_body(client, discreet):
         assert head[header] == get[header], header
 
 
-def test_feed_refuses_other_methods(client, discreet):
-    assert client.post(feed_url(discreet[1])).status_code == 405
-    assert client.put(feed_url(discreet[1])).status_code == 405
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE", "OPTIONS", "PROPFIND", "MKCALENDAR"])
+def test_feed_refuses_other_methods_without_logging_the_link(client, discreet, caplog, settings, method):
+    settings.DEBUG = True  # the CSRF warning that leaked the path was logged under DEBUG
+    caplog.set_level(logging.DEBUG)
+    for name in ("django.request", "django.security.csrf", "django.security"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    client = type(client)(enforce_csrf_checks=True)
+    response = client.generic(method, feed_url(discreet[1]))
+    assert response.status_code == 405
+    assert response["Allow"] == "GET, HEAD"
+    assert discreet[1] not in caplog.text
+    assert fetch(client, discreet[1]).status_code == 200
 
 
-def test_revoked_link_is_410_with_an_empty_calendar(client, discreet):
-    subscriptions.subscription_revoke(subscription=discreet[0])
-    response = fetch(client, discreet[1])
-    assert response.status_code == 410
+def assert_stopped_calendar(response, name="Clinic visits"):
+    """200 with no events, so calendar apps (which keep their last copy on any error) clear the visits."""
+    assert response.status_code == 200
     assert response["Content-Type"] == "text/calendar; charset=utf-8"
+    assert response["Cache-Control"].startswith("private")
     calendar = parse(response.content)
     assert calendar["VERSION"] == "2.0" and calendar["PRODID"] == ical.PRODID
+    assert calendar["X-WR-CALNAME"] == calendar["NAME"] == f"{name} (stopped)"
     assert events(calendar) == [] and recurring_ical_events.of(calendar).count() == 0
+    assert feed_parsers.read(response.content).events == []
+
+
+def test_stopped_link_empties_the_calendar_for_30_days_then_410(client, discreet, time_machine):
+    subscriptions.subscription_revoke(subscription=discreet[0])
+    assert_stopped_calendar(fetch(client, discreet[1]))
+    time_machine.move_to(NOW + dt.timedelta(days=30), tick=False)
+    cache.clear()
+    assert_stopped_calendar(fetch(client, discreet[1]))
+    time_machine.move_to(NOW + dt.timedelta(days=30, minutes=1), tick=False)
+    cache.clear()
+    gone = fetch(client, discreet[1])
+    assert gone.status_code == 410
+    assert gone["Cache-Control"].startswith("private") and gone["X-Robots-Tag"].startswith("noindex")
 
 
 def test_unknown_and_malformed_links_are_404(client, discreet):
@@ -304,33 +471,43 @@ def test_unknown_and_malformed_links_are_404(client, discreet):
     assert client.get(f"/feeds/{discreet[1]}.ics/").status_code == 404
 
 
-def test_rotated_link_stops_the_old_one(client, discreet):
-    _, token = subscriptions.subscription_rotate(subscription=discreet[0])
-    assert fetch(client, discreet[1]).status_code == 404
+def test_replaced_link_empties_the_old_url_then_410(client, detailed, time_machine):
+    _, token = subscriptions.subscription_rotate(subscription=detailed[0])
+    assert_stopped_calendar(fetch(client, detailed[1]), name="Pump refills")
+    assert fetch(client, token).status_code == 200
+    assert parse(fetch(client, token).content)["X-WR-CALNAME"] == "Pump refills"
+    time_machine.move_to(NOW + dt.timedelta(days=31), tick=False)
+    cache.clear()
+    assert fetch(client, detailed[1]).status_code == 410
     assert fetch(client, token).status_code == 200
 
 
-def test_caregivers_link_stops_with_their_access(client, caregiver_a, patient_a):
+def test_caregivers_link_stops_with_their_access(client, caregiver_a, patient_a, time_machine):
     subscription, token = subscribe(patient_a, by=caregiver_a)
     assert subscription.owner == caregiver_a
     assert fetch(client, token).status_code == 200
     grant = caregiver_a.caregiver_grants.get()
     grant.revoked_at = NOW
     grant.save()
+    cache.clear()
+    assert_stopped_calendar(fetch(client, token))
+    time_machine.move_to(NOW + dt.timedelta(days=31), tick=False)
+    cache.clear()
     assert fetch(client, token).status_code == 410
 
 
 def test_rate_limited_per_link(client, discreet, detailed):
-    for _ in range(subscriptions.RATE_LIMIT):
+    for _ in range(answers.RATE_LIMIT):
         assert fetch(client, discreet[1]).status_code == 200
     response = fetch(client, discreet[1])
     assert response.status_code == 429
-    assert 0 < int(response["Retry-After"]) <= subscriptions.RATE_WINDOW_SECONDS
+    assert 0 < int(response["Retry-After"]) <= answers.RATE_WINDOW_SECONDS
+    assert response["Cache-Control"].startswith("private") and response["X-Robots-Tag"].startswith("noindex")
     assert fetch(client, detailed[1]).status_code == 200, "another link has its own allowance"
 
 
 def test_rate_limit_window_ends(client, discreet, time_machine):
-    for _ in range(subscriptions.RATE_LIMIT + 1):
+    for _ in range(answers.RATE_LIMIT + 1):
         response = fetch(client, discreet[1])
     assert response.status_code == 429
     time_machine.move_to(NOW + dt.timedelta(seconds=int(response["Retry-After"]) + 1), tick=False)
@@ -359,7 +536,7 @@ def test_the_link_is_never_logged(client, discreet, caplog):
     token = discreet[1]
     fetch(client, token)
     fetch(client, "y" * 43)
-    for _ in range(subscriptions.RATE_LIMIT + 1):
+    for _ in range(answers.RATE_LIMIT + 1):
         fetch(client, token)
     subscriptions.subscription_revoke(subscription=discreet[0])
     cache.clear()
@@ -388,13 +565,43 @@ def test_patient_without_a_plan_gets_an_empty_calendar(client, clinic_a, staff_a
     assert response.status_code == 200 and events(parse(response.content)) == []
 
 
-def test_uids_differ_between_patients_and_from_record_ids(patient_a, patient_b):
-    a = ical.fill_uid(patient_a.plan.pk, 1)
-    b = ical.fill_uid(patient_b.plan.pk, 1)
-    assert a != b and UID.match(a) and UID.match(b)
-    assert ical.phase_uid(patient_a.plan.pk, 1) != a
-    # Keyed with SECRET_KEY: not the hash anyone could compute from the ids.
-    assert a.split("@")[0] not in hashlib.sha256(f"{patient_a.plan.pk}:1".encode()).hexdigest()
+def test_uids_differ_per_wording_and_patient_and_ignore_the_secret_key(client, discreet, detailed, patient_a,
+                                                                       patient_b, caregiver_a, settings):
+    plain = set(seen(fetch(client, discreet[1]).content))
+    words = set(seen(fetch(client, detailed[1]).content))
+    caregivers = set(seen(fetch(client, subscribe(patient_a, by=caregiver_a)[1]).content))
+    assert plain and words and not plain & words, "Google would let a detailed import rewrite discreet events"
+    assert caregivers == plain, "a caregiver's link is discreet"
+    _, other = subscribe(patient_b)
+    assert not set(seen(fetch(client, other).content)) & plain
+    settings.SECRET_KEY = "rotated-" + "k" * 50
+    cache.clear()
+    assert set(seen(fetch(client, discreet[1]).content)) == plain
+    assert all(UID.match(key) for key in plain | words)
+    assert str(patient_a.plan.pk) not in {key.split("@")[0] for key in plain}
+
+
+def test_the_three_parser_check_catches_a_zone_some_parsers_misread():
+    """Why timed visits are in UTC: icalendar's own VTIMEZONE lists DST onsets as one RDATE line, and vobject and
+    ical.js read only its first date, so a 2027 spring visit moves an hour for them. read() must notice."""
+    zone = ZoneInfo("America/New_York")
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", "-//test//EN")
+    calendar.add("version", "2.0")
+    event = icalendar.Event()
+    event.add("uid", "spring-2027")
+    event.add("dtstamp", NOW)
+    event.add("summary", "Clinic visit")
+    event.add("dtstart", dt.datetime(2027, 3, 15, 9, 30, tzinfo=zone))
+    event.add("dtend", dt.datetime(2027, 3, 15, 10, tzinfo=zone))
+    calendar.add_component(event)
+    calendar.add_missing_timezones(first_date=dt.date(2025, 1, 1), last_date=dt.date(2029, 1, 1))
+    body = calendar.to_ical()
+    assert feed_parsers.with_icalendar(body).events[0].start == "2027-03-15T13:30:00Z"
+    assert feed_parsers.with_vobject(body).events[0].start == "2027-03-15T14:30:00Z", "an hour off"
+    assert feed_parsers.with_icaljs(body).events[0].start == "2027-03-15T14:30:00Z", "an hour off"
+    with pytest.raises(AssertionError):
+        feed_parsers.read(body)
 
 
 # The download ("add all to my calendar once").
@@ -410,14 +617,15 @@ def test_download_for_people_who_see_the_patient(client_for, patient_a, caregive
     assert response.status_code == 200
     assert response["Content-Type"] == "text/calendar; charset=utf-8"
     assert response["Content-Disposition"] == 'attachment; filename="clinic-visits.ics"'
-    calendar = parse(response.content)
-    assert {str(e["SUMMARY"]) for e in events(calendar)} == {"Clinic visit"}
+    assert {e.summary for e in feed_parsers.read(response.content).events} == {
+        "Clinic visit", "Clinic visit (overdue: call the clinic)"}
     assert len(expanded(response.content)) == len(active_rows(patient_a))
 
 
 def test_download_detailed(client_for, patient_a):
     response = client_for(patient_a.user).get(download_url(patient_a), {"detail": "detailed"})
     assert response["Content-Disposition"] == 'attachment; filename="pump-refills.ics"'
+    assert feed_parsers.read(response.content).name == "Pump refills"
     assert b"Pump refill: start FUDR" in response.content
 
 
@@ -440,3 +648,183 @@ def test_download_needs_sign_in_get_and_a_real_id(client, client_for, patient_a)
     assert signed_in.post(download_url(patient_a)).status_code == 405
     assert signed_in.get("/p/not-a-uuid/calendar.ics").status_code == 404
     assert signed_in.get("/p/00000000-0000-0000-0000-000000000000/calendar.ics").status_code == 404
+
+
+# Better than a portal (issue 12, second part).
+
+def test_detailed_feed_says_where_and_how_to_call_and_links_back(client, detailed, discreet, patient_a, clinic_a,
+                                                                 staff_a):
+    clinic_a.address = "12 Harbor Road, Boston"
+    clinic_a.save()
+    services.fill_record(plan=patient_a.plan, date=TODAY, infusate="fudr", by=staff_a)
+    found = seen(fetch(client, detailed[1]).content)
+    page = f"http://testserver/p/{patient_a.public_id}/"
+    fills = [event for event in found.values() if event.location]
+    assert len(fills) == len(active_rows(patient_a)) > 5
+    for event in fills:
+        assert event.location == "Clinic A, 12 Harbor Road, Boston"
+        assert "Clinic A, phone +1 555 0100" in event.description and f"Your schedule: {page}" in event.description
+        assert event.url == page
+    assert {event.status for event in found.values()} == {"CONFIRMED", "TENTATIVE"}
+    for event in seen(fetch(client, discreet[1]).content).values():
+        assert event.location == "" and event.url == "" and "555" not in event.description
+
+
+def test_a_moved_visit_says_why(client, discreet, detailed, patient_a, staff_a):
+    due = ScheduledFill.objects.filter(plan__patient=patient_a, recorded=False, active=True,
+                                       date__gt=TODAY + dt.timedelta(days=3)).exclude(kind="implant").first()
+    services.closures_add(clinic=patient_a.clinic, days={due.date: "Staff training"}, by=staff_a)
+    services.recompute_plans([patient_a.plan])  # a clinic-wide change is recomputed by the worker
+    row = ScheduledFill.objects.get(pk=due.pk)
+    assert row.moved_from == due.date and row.date != due.date
+    why = f"Moved from {due.date:%A} {due.date.day} {due.date:%B}: clinic closed."
+    for token, detailed_ in ((discreet[1], False), (detailed[1], True)):
+        cache.clear()
+        event = seen(fetch(client, token).content)[uid(patient_a, due, detailed=detailed_)]
+        assert why in event.description
+        assert event.start == row.date.isoformat()
+
+
+def test_the_patient_chooses_the_title_and_the_calendar_name(client, client_for, discreet, detailed, patient_a,
+                                                              caregiver_a):
+    before = seen(fetch(client, discreet[1]).content)
+    url = reverse("feeds:settings", kwargs={"public_id": patient_a.public_id})
+    data = {"discreet_title": "Appointment", "calendar_name": "Mum's visits"}
+    assert client_for(caregiver_a).post(url, data).status_code == 404
+    response = client_for(patient_a.user).post(url, data)
+    assert response.status_code == 302
+    cache.clear()
+    body = fetch(client, discreet[1]).content
+    read = feed_parsers.read(body)
+    assert read.name == "Mum's visits"
+    assert {event.summary.split(" (")[0] for event in read.events} == {"Appointment"}
+    assert all(event.sequence == before[event.uid].sequence + 1 for event in read.events), "a visible change"
+    assert feed_parsers.read(fetch(client, detailed[1]).content).name == "Mum's visits"
+    page = client_for(patient_a.user).get(reverse("feeds:subscriptions", kwargs={"public_id": patient_a.public_id}))
+    assert "Discreet: “Appointment”" in page.content.decode()
+    bad = client_for(patient_a.user).post(url, {"discreet_title": "", "calendar_name": ""})
+    assert bad.status_code == 400 and "This field is required." in bad.content.decode()
+    subscriptions.subscription_revoke(subscription=discreet[0])
+    assert feed_parsers.read(fetch(client, discreet[1]).content).name == "Mum's visits (stopped)"
+
+
+# Speed without losing anything (issue 12, third part): the poll path and Redis.
+
+@pytest.fixture
+def redis_cache(settings):
+    """The production cache backend (Django's RedisCache) on an in-process Redis."""
+    settings.CACHES = {"default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://fake-redis:6379/4",
+        "OPTIONS": {"connection_class": fakeredis.FakeRedisConnection},
+    }}
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def writes(queries) -> list[str]:
+    return [q["sql"] for q in queries if not q["sql"].lstrip().upper().startswith(("SELECT", "SAVEPOINT", "RELEASE"))]
+
+
+def test_a_poll_with_redis_touches_no_database(client, redis_cache, detailed, django_assert_num_queries):
+    first = fetch(client, detailed[1])
+    with django_assert_num_queries(0):
+        again = fetch(client, detailed[1])
+        not_modified = fetch(client, detailed[1], if_none_match=first["ETag"])
+    assert again.content == first.content and again["ETag"] == first["ETag"]
+    assert not_modified.status_code == 304
+    assert not AccessEvent.objects.filter(action="feed").exists(), "buffered in Redis, not written yet"
+
+
+def test_a_stale_answer_is_checked_with_reads_only(client, redis_cache, detailed, time_machine, monkeypatch):
+    first = fetch(client, detailed[1])
+    monkeypatch.setattr(ical, "render", lambda *a, **k: pytest.fail("rebuilt an unchanged feed"))
+    time_machine.move_to(NOW + dt.timedelta(seconds=61), tick=False)
+    with CaptureQueriesContext(connection) as queries:
+        again = fetch(client, detailed[1], if_none_match=first["ETag"])
+    assert again.status_code == 304
+    assert 0 < len(queries) <= 4 and writes(queries) == []
+
+
+def test_fetches_are_counted_per_link_per_day_and_flushed(client, client_for, redis_cache, discreet, detailed,
+                                                          patient_a, time_machine):
+    for _ in range(3):
+        fetch(client, discreet[1])
+    time_machine.move_to(NOW + dt.timedelta(minutes=5), tick=False)
+    fetch(client, discreet[1])
+    fetch(client, detailed[1])
+    assert fetchlog.flush() == 2
+    assert fetchlog.flush() == 0, "the buffer is emptied"
+    logged = {e.detail: e for e in AccessEvent.objects.filter(patient=patient_a, action="feed")}
+    plain = logged[f"Phone ({discreet[0].public_id})"]
+    assert (plain.count, plain.at) == (4, NOW + dt.timedelta(minutes=5))
+    assert logged[f"Phone ({detailed[0].public_id})"].count == 1
+    time_machine.move_to(NOW + dt.timedelta(hours=2), tick=False)
+    fetch(client, discreet[1])
+    fetchlog.flush()
+    plain.refresh_from_db()
+    assert plain.count == 5 and plain.at == NOW + dt.timedelta(hours=2), "the same row for the same day"
+    time_machine.move_to(NOW + dt.timedelta(days=1), tick=False)
+    fetch(client, discreet[1])
+    fetchlog.flush()
+    assert AccessEvent.objects.filter(patient=patient_a, action="feed").count() == 3, "a new row for a new day"
+    discreet[0].refresh_from_db()
+    assert discreet[0].last_fetched_at == NOW + dt.timedelta(days=1)
+
+
+def test_the_links_page_shows_fetches_still_in_the_buffer(client, client_for, redis_cache, discreet, patient_a):
+    fetch(client, discreet[1])
+    page = client_for(patient_a.user).get(reverse("feeds:subscriptions", kwargs={"public_id": patient_a.public_id}))
+    assert "Not yet" not in page.content.decode()
+
+
+def test_stopping_a_link_takes_effect_at_once_despite_the_cache(client, redis_cache, discreet):
+    assert fetch(client, discreet[1]).status_code == 200
+    subscriptions.subscription_revoke(subscription=discreet[0])
+    assert_stopped_calendar(fetch(client, discreet[1]))
+
+
+def test_a_redis_outage_does_not_break_feeds(client, settings, discreet, patient_a, caplog):
+    body = fetch(client, discreet[1]).content
+    settings.CACHES = {"default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0",
+        "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+    }}
+    response = fetch(client, discreet[1])
+    assert response.status_code == 200 and response.content == body
+    assert fetch(client, discreet[1], if_none_match=response["ETag"]).status_code == 304
+    assert AccessEvent.objects.get(patient=patient_a, action="feed").count == 3, "written at once instead"
+    assert "Cache unavailable" in caplog.text and discreet[1] not in caplog.text
+
+
+def test_a_process_answers_from_memory_and_pushes_its_counts_each_second(client, redis_cache, discreet, patient_a,
+                                                                        monkeypatch, time_machine, settings):
+    settings.FEED_LOCAL_SECONDS = 1
+    fetch(client, discreet[1])
+    pushes = []
+    push = answers._push
+    monkeypatch.setattr(answers, "_push", lambda *a, **k: pushes.append(1) or push(*a, **k))
+    for _ in range(5):
+        assert fetch(client, discreet[1]).status_code == 200
+    assert pushes == [], "no Redis round trip within FEED_LOCAL_SECONDS"
+    time_machine.move_to(NOW + dt.timedelta(seconds=1.5), tick=False)
+    assert fetch(client, discreet[1]).status_code == 200
+    assert pushes == [1]
+    fetchlog.flush()
+    assert AccessEvent.objects.get(patient=patient_a, action="feed").count == 7
+
+
+def test_the_rate_limit_holds_with_redis(client, redis_cache, discreet, detailed):
+    for _ in range(answers.RATE_LIMIT):
+        assert fetch(client, discreet[1]).status_code == 200
+    assert fetch(client, discreet[1]).status_code == 429
+    assert fetch(client, detailed[1]).status_code == 200
+
+
+def test_the_history_page_says_how_often_a_link_was_fetched(client, client_for, redis_cache, discreet, patient_a,
+                                                             staff_a):
+    for _ in range(3):
+        fetch(client, discreet[1])
+    fetchlog.flush()
+    page = client_for(staff_a).get(reverse("patient_history", args=[patient_a.public_id])).content.decode()
+    assert "A calendar app fetched the calendar link “Phone”, 3 times that day" in page

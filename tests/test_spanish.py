@@ -3,12 +3,16 @@
 import datetime as dt
 import re
 
+import icalendar
 import pytest
 from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
+from feeds import subscriptions
 from patients.models import CaregiverAccess, Preferences
+from schedules import services
+from schedules.models import CalendarSubscription
 from tests.conftest import PASSWORD, TODAY, make_clinic, make_patient, make_user
 
 # Everyday English words that no Spanish sentence uses: one of them on a Spanish page is an untranslated text.
@@ -59,8 +63,7 @@ def test_the_patients_pages_have_no_english_word(ana):
         reverse("portal:print", args=[pid]),
         reverse("portal:living"),
         reverse("password_change"),
-        # Not yet feeds:subscriptions: the calendar events themselves are still English ("Clinic visit") until
-        # the calendar links carry their subscriber's language, and that page quotes them.
+        reverse("feeds:subscriptions", args=[pid]),
         reverse("notices:preferences", args=[pid]),
     ]
     for url in urls:
@@ -118,3 +121,49 @@ def test_staff_cannot_override_a_language_the_person_chose(client_for, staff_a, 
     assert CaregiverAccess.objects.filter(user=user).exists()
     assert Preferences.objects.get(user=user).language == "en"
     assert mail.outbox[0].subject == "You can now follow a patient on PumpCare"
+
+
+def test_a_spanish_discreet_feed_carries_no_patient_identifier_and_no_drug_name(client, patient_a, staff_a):
+    """The subscriber chose Spanish: the titles are Spanish, and as discreet as the English ones."""
+    services.fill_record(plan=patient_a.plan, date=TODAY - dt.timedelta(days=1), infusate="fudr", by=staff_a)
+    _subscription, token = subscriptions.subscription_create(
+        patient=patient_a, name="Teléfono", detail="discreet", by=patient_a.user, language="es"
+    )
+    body = client.get(reverse("feeds:feed", kwargs={"token": token})).content
+    calendar = icalendar.Calendar.from_ical(body)
+    assert str(calendar["X-WR-CALNAME"]) == "Visitas a la clínica"
+    summaries = {str(event["SUMMARY"]) for event in calendar.walk("VEVENT")}
+    assert summaries and summaries <= {"Visita a la clínica", "Visita a la clínica (atrasado: llame a la clínica)"}
+    lowered = body.lower().replace(b"pumpcare", b"")
+    dob = patient_a.date_of_birth
+    for identifier in ("Alice", "Ames", "A-100", str(patient_a.public_id), patient_a.public_id.hex,
+                       dob.isoformat(), dob.strftime("%Y%m%d"), "Clinic A", "/p/"):
+        assert identifier.lower().encode() not in lowered, identifier
+    for medical in ("fudr", "salina", "saline", "quimio", "chemo", "bomba", "pump", "infus", "hepar", "glicerina"):
+        assert medical.encode() not in lowered, medical
+
+
+def test_a_spanish_detailed_feed_speaks_spanish_and_keeps_english_uids_apart(client, patient_a):
+    _english, english_token = subscriptions.subscription_create(
+        patient=patient_a, name="Phone", detail="detailed", by=patient_a.user
+    )
+    _spanish, spanish_token = subscriptions.subscription_create(
+        patient=patient_a, name="Teléfono", detail="detailed", by=patient_a.user, language="es"
+    )
+    english = icalendar.Calendar.from_ical(client.get(reverse("feeds:feed", kwargs={"token": english_token})).content)
+    spanish = icalendar.Calendar.from_ical(client.get(reverse("feeds:feed", kwargs={"token": spanish_token})).content)
+    assert str(english["X-WR-CALNAME"]) == "Pump refills" and str(spanish["X-WR-CALNAME"]) == "Rellenos de la bomba"
+    spanish_summaries = {str(e["SUMMARY"]) for e in spanish.walk("VEVENT")}
+    assert "Relleno de la bomba: empieza FUDR" in spanish_summaries
+    assert "Relleno de la bomba: solución salina heparinizada" in spanish_summaries
+    # Two calendars of one patient: no event of one may update (or be mistaken for) an event of the other.
+    assert not {str(e["UID"]) for e in english.walk("VEVENT")} & {str(e["UID"]) for e in spanish.walk("VEVENT")}
+
+
+def test_the_calendar_link_form_keeps_the_chosen_language(client_for, patient_a):
+    client = client_for(patient_a.user)
+    url = reverse("feeds:subscriptions", args=[patient_a.public_id])
+    client.post(url, {"name": "Teléfono de María", "detail": "discreet", "language": "es"})
+    assert CalendarSubscription.objects.get(name="Teléfono de María").language == "es"
+    response = client.post(url, {"name": "Bad", "detail": "discreet", "language": "xx"})
+    assert response.status_code == 400 and not CalendarSubscription.objects.filter(name="Bad").exists()

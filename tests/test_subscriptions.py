@@ -5,10 +5,10 @@ import hashlib
 import re
 
 import pytest
+from django.contrib.sessions.models import Session
 from django.urls import reverse
 
 from feeds import subscriptions
-from feeds.views import NEW_LINK_SESSION_KEY
 from schedules.models import CalendarSubscription
 
 LINK = re.compile(r'value="(http://testserver/feeds/([A-Za-z0-9_-]+)\.ics)"')
@@ -89,14 +89,15 @@ def test_caregivers_see_only_their_own_patient_and_staff_see_all(client_for, pat
 
 @pytest.mark.parametrize("count", [2, 25])
 # Staff views also write one AccessEvent (the audit of who looked).
-@pytest.mark.parametrize(("persona", "queries"), [("patient", 4), ("staff", 7)])
+@pytest.mark.parametrize(("persona", "queries"), [("patient", 5), ("staff", 8)])
 def test_list_queries_are_constant(client_for, users, patient_a, caregiver_a, django_assert_num_queries, count,
                                    persona, queries):
     for index in range(count):
         make(patient_a, caregiver_a if index % 2 else patient_a.user, name=f"Link {index}")
     client = client_for(users[persona])
     client.get(list_url(patient_a))
-    # session, user, patient, the subscriptions with their owners; staff: also the OTP device and the staff check
+    # session, user, patient, the patient's calendar wording, the subscriptions with their owners; staff: also the
+    # OTP device and the staff check
     with django_assert_num_queries(queries):
         response = client.get(list_url(patient_a))
     assert response.content.decode().count("How to add it") == count
@@ -122,14 +123,13 @@ def test_create_shows_the_link_once(client, client_for, users, patient_a, person
     signed_in = client_for(user)
     # Drug names only where the patient (or their clinic) chose them: a caregiver's own link is discreet.
     detail = "discreet" if persona == "caregiver" else "detailed"
-    response = signed_in.post(list_url(patient_a), {"name": "Maria's phone", "detail": detail})
+    page = signed_in.post(list_url(patient_a), {"name": "Maria's phone", "detail": detail})
     subscription = CalendarSubscription.objects.get()
-    assert response.status_code == 302 and response.url == sub_url("subscribe", subscription)
+    # The link is in the answer to the POST itself: it never waits in the session table for a later page.
+    assert page.status_code == 200
     assert subscription.name == "Maria's phone" and subscription.detail == detail
     assert subscription.created_by == user
     assert subscription.owner == (user if persona == "caregiver" else None)
-
-    page = signed_in.get(response.url)
     assert page["Cache-Control"] == "private, no-store"
     content = page.content.decode()
     https_link, token = LINK.search(content).groups()
@@ -137,19 +137,24 @@ def test_create_shows_the_link_once(client, client_for, users, patient_a, person
     assert hashlib.sha256(token.encode()).hexdigest() == subscription.token_hash
     assert f'href="webcal://testserver/feeds/{token}.ics"' in content
     assert 'src="data:image/png;base64,' in content and 'alt="QR code of the calendar link"' in content
-    assert "Google" in content and "up to once a day" in content and "Reminders are set in your calendar app" in content
+    google = "https://calendar.google.com/calendar/r?cid=webcal%3A%2F%2Ftestserver%2Ffeeds%2F"
+    assert f'href="{google}{token}.ics"' in content
+    assert "https://outlook.live.com/calendar/0/addfromweb?url=http%3A%2F%2Ftestserver%2Ffeeds%2F" in content
+    assert "Android" in content and "up to once a day" in content and "Get a reminder before each visit" in content
     assert 'style="' not in content and "<script>" not in content
     assert client.get(https_link.removeprefix("http://testserver")).status_code == 200
 
-    again = signed_in.get(response.url).content.decode()
-    assert token not in again and "shown only once" in again
-    assert NEW_LINK_SESSION_KEY not in signed_in.session
+    again = signed_in.get(sub_url("subscribe", subscription)).content.decode()
+    assert token not in again and "The link cannot be shown again." in again
+    assert "only a fingerprint" in again and "Subscribe from web" in again, "why, and the steps again"
+    assert not any(token in str(value) for value in signed_in.session.values())
+    assert not any(token in repr(row.get_decoded()) or token in row.session_data for row in Session.objects.all())
 
 
 def test_the_token_is_stored_nowhere(client_for, patient_a):
     signed_in = client_for(patient_a.user)
     response = signed_in.post(list_url(patient_a), {"name": "Phone", "detail": "discreet"})
-    token = LINK.search(signed_in.get(response.url).content.decode()).group(2)
+    token = LINK.search(response.content.decode()).group(2)
     subscription = CalendarSubscription.objects.get()
     stored = [str(v) for v in CalendarSubscription.objects.values_list().get()]
     stored += [str(v) for row in subscription.history.values_list() for v in row]
@@ -226,10 +231,11 @@ def test_new_link_stops_the_old_one_and_shows_the_new(client, client_for, patien
     signed_in = client_for(patient_a.user)
     assert "stops working at once" in signed_in.get(sub_url("rotate", subscription)).content.decode()
     response = signed_in.post(sub_url("rotate", subscription))
-    assert response.status_code == 302 and response.url == sub_url("subscribe", subscription)
-    new_token = LINK.search(signed_in.get(response.url).content.decode()).group(2)
+    assert response.status_code == 200 and response["Cache-Control"] == "private, no-store"
+    new_token = LINK.search(response.content.decode()).group(2)
     assert new_token != old_token
-    assert client.get(reverse("feeds:feed", kwargs={"token": old_token})).status_code == 404
+    old = client.get(reverse("feeds:feed", kwargs={"token": old_token}))
+    assert old.status_code == 200 and b"(stopped)" in old.content and b"VEVENT" not in old.content
     assert client.get(reverse("feeds:feed", kwargs={"token": new_token})).status_code == 200
 
 
@@ -243,7 +249,8 @@ def test_stop(client, client_for, patient_a):
     assert response.status_code == 302
     subscription.refresh_from_db()
     assert subscription.revoked_at is not None
-    assert client.get(reverse("feeds:feed", kwargs={"token": token})).status_code == 410
+    stopped = client.get(reverse("feeds:feed", kwargs={"token": token}))
+    assert stopped.status_code == 200 and b"(stopped)" in stopped.content and b"VEVENT" not in stopped.content
     assert "Stopped" in signed_in.get(list_url(patient_a)).content.decode()
     # A stopped link stays stopped: no new link, no second stop.
     assert signed_in.post(sub_url("rotate", subscription)).status_code == 404
@@ -264,9 +271,10 @@ def test_actions_checklist(client, client_for, users, patient_a, caregiver_a, ac
     assert client_for(patient_a.user).put(url).status_code == 405
     theirs.refresh_from_db()
     assert theirs.name == "Phone" and theirs.revoked_at is None and theirs.rotated_at is None
+    done = 200 if action == "rotate" else 302  # a new link is shown in the answer to the POST
     own = make(patient_a, caregiver_a)
-    assert client_for(caregiver_a).post(sub_url(action, own), data).status_code == 302
-    assert client_for(users["staff"]).post(sub_url(action, make(patient_a, caregiver_a)), data).status_code == 302
+    assert client_for(caregiver_a).post(sub_url(action, own), data).status_code == done
+    assert client_for(users["staff"]).post(sub_url(action, make(patient_a, caregiver_a)), data).status_code == done
 
 
 def test_services_are_audited(patient_a):
@@ -279,3 +287,16 @@ def test_services_are_audited(patient_a):
     assert [h.history_type for h in subscription.history.order_by("history_id")] == ["+", "~", "~", "~"]
     with pytest.raises(ValueError, match="stopped"):
         subscriptions.subscription_rotate(subscription=subscription)
+
+
+def test_a_caregiver_is_offered_only_what_the_server_gives(client_for, patient_a, caregiver_a):
+    """Issue 14: the "Detailed" download was offered to caregivers and then refused with a bare 400."""
+    signed_in = client_for(caregiver_a)
+    content = signed_in.get(list_url(patient_a)).content.decode()
+    assert 'value="detailed"' not in content and "Detailed" not in content
+    form = re.search(r'<form method="get" action="([^"]+)">(.*?)</form>', content, re.S)
+    fields = dict(re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]+)"', form.group(2)))
+    response = signed_in.get(form.group(1), fields)
+    assert response.status_code == 200 and b"Clinic visit" in response.content
+    own = client_for(patient_a.user).get(list_url(patient_a)).content.decode()
+    assert 'value="detailed"' in own, "the patient still chooses"

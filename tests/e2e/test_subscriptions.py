@@ -36,3 +36,11 @@ def test_patient_makes_a_calendar_link(page, transactional_db, frozen):
     feed = page.request.get(link)
     assert feed.status == 200 and feed.headers["content-type"] == "text/calendar; charset=utf-8"
     assert b"Pump refill: start FUDR" in feed.body()
+
+    # Issue 14: re-opening "How to add it" says why the link cannot be shown again, and gives the steps.
+    page.goto(f"/p/{patient.public_id}/calendar-subscriptions/")
+    page.get_by_role("link", name="How to add it (Daniel's phone)").click()
+    page.get_by_text("The link cannot be shown again.").wait_for()
+    assert page.get_by_role("heading", name="Get a reminder before each visit").is_visible()
+    assert_accessible(page)
+    screenshot(page, "subscribe-again-phone")

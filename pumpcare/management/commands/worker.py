@@ -12,6 +12,7 @@ import time
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
+from feeds import fetchlog
 from notices import delivery, planner
 from schedules import jobs
 
@@ -22,6 +23,7 @@ UNITS = [
     jobs.recompute_stale_plans,
     planner.plan_notices,
     delivery.send_due,
+    fetchlog.flush,  # calendar fetches counted in Redis, into the access log
 ]
 
 

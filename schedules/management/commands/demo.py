@@ -69,7 +69,8 @@ class Command(BaseCommand):
 
     def load(self):
         clinic = Clinic.objects.create(
-            name=CLINIC_NAME, time_zone="America/New_York", phone="+1 555 010 0199", open_weekdays="01234"
+            name=CLINIC_NAME, time_zone="America/New_York", phone="+1 555 010 0199", open_weekdays="01234",
+            address="200 Lakeside Avenue, Springfield",
         )
         today = clinic.today()
         us_holidays = holidays.US(years=range(today.year - 1, today.year + 3))
