@@ -6,6 +6,7 @@ Whoever can read the server's output must not be able to sign in as a patient fr
 import copy
 
 from django.core.mail.backends.console import EmailBackend
+from django.core.mail.message import EmailAlternative
 
 from pumpcare.logging import redact
 
@@ -15,5 +16,8 @@ class RedactingConsoleBackend(EmailBackend):
         # Redact the text before it is encoded: a quoted-printable line break could split a link past a pattern.
         shown = copy.copy(message)
         shown.body = redact(message.body)
-        shown.alternatives = [(redact(content), *rest) for content, *rest in getattr(message, "alternatives", [])]
+        # Django 5.2 reads alternatives as EmailAlternative(content, mimetype), not plain tuples.
+        shown.alternatives = [
+            EmailAlternative(redact(content), mimetype) for content, mimetype in getattr(message, "alternatives", [])
+        ]
         super().write_message(shown)

@@ -348,3 +348,18 @@ def test_no_email_backend_prints_a_sign_in_link(patient_a, capsys, settings):
     assert "s3cr3tT0ken" not in printed
     uid_and_token = printed.count("/accounts/reset/") - printed.count("/accounts/reset/[redacted]/")
     assert uid_and_token == 0
+
+
+def test_the_console_backend_prints_an_html_email_with_its_links_cut(settings, capsys):
+    """Notices are sent as text and HTML: `make run`'s console backend must print both parts, links redacted."""
+    from django.core import mail
+
+    settings.EMAIL_BACKEND = "pumpcare.mail.RedactingConsoleBackend"
+    message = mail.EmailMultiAlternatives(
+        "Reminder", "Reset: https://pumpcare.example.org/accounts/reset/MQ/abc-123def/", None, ["a@example.com"]
+    )
+    message.attach_alternative('<a href="https://pumpcare.example.org/feeds/s3cr3tT0ken.ics">feed</a>', "text/html")
+    message.send()
+    printed = capsys.readouterr().out
+    assert "text/html" in printed
+    assert "abc-123def" not in printed and "s3cr3tT0ken" not in printed
