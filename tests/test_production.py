@@ -36,6 +36,8 @@ def production_env(base: dict, tmp_path: Path) -> dict:
         STATIC_ROOT=str(tmp_path / "static"),
         REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/3"),
         REDIS_KEY_PREFIX=f"test-{uuid.uuid4().hex}",
+        # Exact feed rate limits across servers (the default 1 s of local counts may overshoot by a few).
+        FEED_LOCAL_SECONDS="0",
     )
     return env
 
