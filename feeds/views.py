@@ -13,7 +13,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse, HttpResponseNotAllowed
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed, HttpResponseNotModified
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -153,7 +153,10 @@ def _answer_for(request, token: str) -> answers.Answer | None:
 
 def _respond(request, answer: answers.Answer) -> HttpResponse:
     response = None
-    if answer.status == 200:
+    if answer.status == 200 and request.META.get("HTTP_IF_NONE_MATCH") == answer.etag:
+        # The usual poll: the calendar app sends back the ETag it was given. Said without parsing the header.
+        response = HttpResponseNotModified()
+    elif answer.status == 200:
         response = get_conditional_response(request, etag=answer.etag, last_modified=answer.last_modified)
     if response is None:
         response = HttpResponse(answer.body, status=answer.status, content_type=answer.content_type)
