@@ -10,6 +10,8 @@ them in short transactions, and pages say the schedule is being updated meanwhil
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import pickle
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -26,7 +28,7 @@ from schedules.models import ClinicClosure, FillKind, Hold, Protocol, RecordedFi
 
 # Plans per transaction when many are recomputed: each chunk holds its plans' locks for well under a second.
 RECOMPUTE_CHUNK = 250
-# Changed rows per executemany call (_update_rows).
+# Changed rows per UPDATE statement (PostgreSQL) or executemany call (SQLite) in _update_rows.
 UPDATE_BATCH = 2000
 
 
@@ -107,15 +109,15 @@ _PROJECTED = (
     "moved_from", "closed_day", "capacity_warning", "measured_flow_ml_per_day", "flow_deviation", "active",
 )
 assert ScheduledFill.PROJECTED_FIELDS == _PROJECTED, "keep _projected() in the order of PROJECTED_FIELDS"
-_DATE, _ACTIVE = _PROJECTED.index("date"), _PROJECTED.index("active")
+_DATE, _RECORDED, _ACTIVE = (_PROJECTED.index(name) for name in ("date", "recorded", "active"))
 _UPDATED_FIELDS = [*_PROJECTED, "clinic", "revision", "changed_at"]
 
 
 def _projected(fill: engine.Fill, appointment_time: dt.time | None) -> tuple:
     """The stored values of one engine fill, as the tuple ScheduledFill.values_list(*PROJECTED_FIELDS) reads."""
     flow = fill.measured_flow_ml_per_day
-    return (
-        fill.date, fill.infusate.value, fill.kind.value, fill.cycle, fill.phase_days, fill.phase_end,
+    return (  # _value_: the enum's value without its descriptor (a hot loop: every fill of every plan)
+        fill.date, fill.infusate._value_, fill.kind._value_, fill.cycle, fill.phase_days, fill.phase_end,
         fill.recorded, appointment_time if fill.recorded else None, fill.held, fill.moved_from, fill.closed_day,
         fill.capacity_warning, None if flow is None else round(flow, 2), fill.flow_deviation, True,
     )
@@ -142,7 +144,7 @@ def recompute_plans(plans: Iterable[TherapyPlan | int]) -> RecomputeResult:
                 .order_by("pk")
                 .select_related("patient__clinic", "protocol")
             )
-            results.append(recompute_locked(chunk))
+            results.append(_recompute(chunk, trust_digests=False))
     return RecomputeResult(
         plans=sum(r.plans for r in results),
         moves=tuple(m for r in results for m in r.moves),
@@ -152,11 +154,21 @@ def recompute_plans(plans: Iterable[TherapyPlan | int]) -> RecomputeResult:
 
 
 def recompute_locked(plans: list[TherapyPlan]) -> RecomputeResult:
-    """Recompute plans already locked by the caller, loaded with their patient, clinic and protocol.
+    """Recompute plans the caller has just locked (and so read afresh), loaded with their patient, clinic and
+    protocol.
 
-    A few queries however many plans: the inputs and the stored rows are read as plain tuples, compared in
-    Python, and only rows that changed are written (bulk). The clinic's calendar is read once per clinic.
+    A few queries however many plans: the inputs are read as plain tuples and projected; a plan whose
+    projection has the digest stored with it (TherapyPlan.projection_digest) has nothing to write, and only
+    the other plans' stored rows are read, compared in Python, and written where they changed (bulk). The
+    clinic's calendar is read once per clinic.
     """
+    return _recompute(plans, trust_digests=True)
+
+
+def _recompute(plans: list[TherapyPlan], *, trust_digests: bool) -> RecomputeResult:
+    """recompute_locked; without trust_digests every plan's stored rows are compared (recompute_plans: the
+    plan may just have been saved from an instance read before the worker last recomputed it, with the digest
+    of that time)."""
     if not plans:
         return RecomputeResult(plans=0, moves=(), created=0, cancelled=0)
     ids = [plan.pk for plan in plans]
@@ -170,28 +182,17 @@ def recompute_locked(plans: list[TherapyPlan]) -> RecomputeResult:
     holds: dict[int, set] = {}
     for plan_id, cycle, attempt in Hold.objects.filter(plan_id__in=ids).values_list("plan_id", "cycle", "attempt"):
         holds.setdefault(plan_id, set()).add((cycle, attempt))
-    stored: dict[int, dict[int, tuple]] = {}
-    rows = ScheduledFill.objects.filter(plan_id__in=ids).values_list(
-        "pk", "plan_id", "sequence", "clinic_id", "revision", *_PROJECTED
-    )
-    for pk, plan_id, sequence, clinic_id, revision, *values in rows:
-        stored.setdefault(plan_id, {})[sequence] = (pk, clinic_id, revision, tuple(values))
 
-    now = timezone.now()
     calendars: dict[int, tuple[engine.ClinicCalendar, dt.date]] = {}
     protocols: dict[tuple, engine.Protocol] = {}
-    moves: list[Move] = []
-    to_create: list[ScheduledFill] = []
-    to_update: list[tuple] = []
-    projected_on: dict[dt.date, list[int]] = {}
-    cancelled = 0
+    projected_on: dict[dt.date, list[int]] = {}  # plans whose stored projection is current already
+    changed = []  # (plan, clinic, today, digest, [(sequence, stored values)])
     for plan in plans:
         clinic = plan.patient.clinic
         if clinic.pk not in calendars:
             calendars[clinic.pk] = (clinic_calendar(clinic, clinic.closures.values_list("date", flat=True)),
                                     clinic.today())
         calendar, today = calendars[clinic.pk]
-        projected_on.setdefault(today, []).append(plan.pk)
         key = (plan.protocol_id, plan.first_chemo_after_days, plan.cycle_count, plan.open_ended)
         if key not in protocols:
             protocols[key] = engine_protocol(plan)
@@ -205,21 +206,42 @@ def recompute_locked(plans: list[TherapyPlan]) -> RecomputeResult:
             horizon_days=settings.SCHEDULE_HORIZON_DAYS,
         )
         times = {f[0]: f[4] for f in facts}
+        fresh = [(fill.sequence, _projected(fill, times.get(fill.date))) for fill in fills]
+        digest = _digest(clinic.pk, fresh)
+        if trust_digests and digest == plan.projection_digest:
+            projected_on.setdefault(today, []).append(plan.pk)
+        else:
+            changed.append((plan, clinic, today, digest, fresh))
+
+    stored: dict[int, dict[int, tuple]] = {}
+    if changed:
+        rows = ScheduledFill.objects.filter(plan_id__in=[c[0].pk for c in changed]).values_list(
+            "pk", "plan_id", "sequence", "clinic_id", "revision", *_PROJECTED
+        )
+        for pk, plan_id, sequence, clinic_id, revision, *values in rows:
+            stored.setdefault(plan_id, {})[sequence] = (pk, clinic_id, revision, tuple(values))
+    now = timezone.now()
+    moves: list[Move] = []
+    to_create: list[ScheduledFill] = []
+    to_update: list[tuple] = []
+    digests: list[tuple] = []
+    cancelled = 0
+    for plan, clinic, today, digest, fresh in changed:
+        digests.append((today, digest, plan.pk))
         existing = stored.get(plan.pk, {})
-        for fill in fills:
-            values = _projected(fill, times.get(fill.date))
-            row = existing.pop(fill.sequence, None)
+        for sequence, values in fresh:
+            row = existing.pop(sequence, None)
             if row is None:
                 fields = dict(zip(_PROJECTED, values, strict=True))
                 to_create.append(
-                    ScheduledFill(plan=plan, clinic=clinic, sequence=fill.sequence, changed_at=now, **fields)
+                    ScheduledFill(plan=plan, clinic=clinic, sequence=sequence, changed_at=now, **fields)
                 )
                 continue
             pk, clinic_id, revision, old = row
             if old == values and clinic_id == clinic.pk:
                 continue
-            if old[_DATE] != fill.date and old[_ACTIVE] and not fill.recorded:
-                moves.append(Move(plan.pk, fill.sequence, old[_DATE], fill.date))
+            if old[_DATE] != values[_DATE] and old[_ACTIVE] and not values[_RECORDED]:
+                moves.append(Move(plan.pk, sequence, old[_DATE], values[_DATE]))
             to_update.append(_stored_row(pk, clinic.pk, revision + 1, now, values))
         # Fills the plan no longer has (therapy ended, fewer cycles) stay, inactive, for the feeds.
         for pk, clinic_id, revision, old in existing.values():
@@ -228,10 +250,47 @@ def recompute_locked(plans: list[TherapyPlan]) -> RecomputeResult:
                 cancelled += 1
     ScheduledFill.objects.bulk_create(to_create, batch_size=1000)
     _update_rows(to_update)
+    # The plans are locked: inputs_version cannot change before this transaction ends.
     for day, day_ids in projected_on.items():
-        # The plans are locked: inputs_version cannot change before this transaction ends.
         TherapyPlan.objects.filter(pk__in=day_ids).update(projected_on=day, projected_version=F("inputs_version"))
+    _update_plans(digests)
     return RecomputeResult(plans=len(plans), moves=tuple(moves), created=len(to_create), cancelled=cancelled)
+
+
+def _digest(clinic_id: int, fresh: list[tuple]) -> str:
+    """A fingerprint of a plan's projection as stored (the rows' sequences and values, and their clinic).
+
+    Equal pickles mean equal values, so an equal digest means nothing to write; pickling is deterministic for
+    the same code and values, so an unchanged projection gives the same digest (were it ever to differ, the
+    plan's rows would only be compared one by one, as without a digest).
+    """
+    return hashlib.blake2b(pickle.dumps((clinic_id, fresh), protocol=5), digest_size=16).hexdigest()
+
+
+def _update_plans(rows: list[tuple]) -> None:
+    """Store each recomputed plan's day, digest and version: (projected_on, projection_digest, pk) per plan."""
+    if not rows:
+        return
+    if len(rows) == 1:
+        day, digest, pk = rows[0]
+        TherapyPlan.objects.filter(pk=pk).update(
+            projected_on=day, projection_digest=digest, projected_version=F("inputs_version")
+        )
+        return
+    db = connections[router.db_for_write(TherapyPlan)]
+    meta = TherapyPlan._meta
+    quote = db.ops.quote_name
+    column = {name: quote(meta.get_field(name).column) for name in
+              ("projected_on", "projection_digest", "projected_version", "inputs_version")}
+    on = meta.get_field("projected_on")
+    # Only names from the model's own metadata go into the statement; every value is a parameter.
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET {column['projected_on']} = %s, "  # noqa: S608
+        f"{column['projection_digest']} = %s, {column['projected_version']} = {column['inputs_version']} "
+        f"WHERE {quote(meta.pk.column)} = %s"
+    )
+    with db.cursor() as cursor:
+        cursor.executemany(sql, [(on.get_db_prep_save(day, db), digest, pk) for day, digest, pk in rows])
 
 
 def _stored_row(pk: int, clinic_id: int, revision: int, now, values: tuple) -> tuple:
@@ -240,24 +299,20 @@ def _stored_row(pk: int, clinic_id: int, revision: int, now, values: tuple) -> t
 
 
 def _update_rows(rows: list[tuple]) -> None:
-    """UPDATE changed rows by primary key: one statement, executed for many rows at once.
+    """UPDATE changed rows by primary key, many rows per statement.
 
     Django's bulk_update builds a CASE WHEN expression per row and field, which costs more Python time than
-    the engine itself (30 s for 25,000 rows); a plain parametrised UPDATE run with executemany (psycopg
-    pipelines it; sqlite3 loops in C) does the same in a fraction of a second. Values pass through each
-    field's get_db_prep_save, as the ORM would.
+    the engine itself (30 s for 25,000 rows). On PostgreSQL one ``UPDATE ... FROM unnest(...)`` statement
+    writes a whole batch, planned and run once. SQLite works inside this process, so a plain parametrised
+    UPDATE run with executemany (a loop in C) is as fast there. Values pass through
+    each field's get_db_prep_save, as the ORM would.
     """
     if not rows:
         return
     db = connections[router.db_for_write(ScheduledFill)]  # the connection itself: the proxy is slow per call
     fields = [ScheduledFill._meta.get_field(name) for name in _UPDATED_FIELDS]
     quote = db.ops.quote_name
-    # Only names from the model's own metadata go into the statement; every value is a parameter.
-    sql = (
-        f"UPDATE {quote(ScheduledFill._meta.db_table)} SET "  # noqa: S608
-        + ", ".join(f"{quote(field.column)} = %s" for field in fields)
-        + f" WHERE {quote(ScheduledFill._meta.pk.column)} = %s"
-    )
+    table, pk = quote(ScheduledFill._meta.db_table), quote(ScheduledFill._meta.pk.column)
     # Dates, times and datetimes as the backend stores them (SQLite: text; the zone of changed_at); the drivers
     # take the other values (numbers, text, booleans, None) as they are.
     dated = [i for i, field in enumerate(fields) if field.get_internal_type() in ("DateField", "TimeField",
@@ -268,7 +323,29 @@ def _update_rows(rows: list[tuple]) -> None:
         for i in dated:
             values[i] = fields[i].get_db_prep_save(values[i], db)
         params.append(values)
+    # Only names and types from the model's own metadata go into the statements; every value is a parameter.
     with db.cursor() as cursor:
+        if db.vendor == "postgresql":
+            # One statement per batch, its values as one array per column (unnest): the statement's text stays
+            # short and the same, where VALUES rows would make the driver parse tens of thousands of
+            # placeholders. Each array is cast to its column's type (a column may be NULL in every row).
+            columns = [*fields, ScheduledFill._meta.pk]
+            names = [quote(f"v_{field.column}") for field in columns]
+            assignments = ", ".join(f"{quote(f.column)} = v.{name}" for f, name in zip(fields, names, strict=False))
+            sql = (
+                f"UPDATE {table} SET {assignments} FROM unnest("  # noqa: S608
+                + ", ".join(f"%s::{field.cast_db_type(db)}[]" for field in columns)
+                + f") AS v({', '.join(names)}) WHERE {table}.{pk} = v.{names[-1]}"
+            )
+            for start in range(0, len(params), UPDATE_BATCH):
+                cursor.execute(sql, [list(column) for column in zip(*params[start : start + UPDATE_BATCH],
+                                                                    strict=True)])
+            return
+        sql = (
+            f"UPDATE {table} SET "  # noqa: S608
+            + ", ".join(f"{quote(field.column)} = %s" for field in fields)
+            + f" WHERE {pk} = %s"
+        )
         for start in range(0, len(params), UPDATE_BATCH):
             cursor.executemany(sql, params[start : start + UPDATE_BATCH])
 
