@@ -10,7 +10,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import Argon2PasswordHasher
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -61,6 +63,13 @@ def site_language():
 def frozen(time_machine):
     time_machine.move_to(NOW, tick=False)
     return NOW
+
+
+def page_queries(client, path: str, params=None) -> int:
+    """The database queries one GET of a page makes (the page must answer 200)."""
+    with CaptureQueriesContext(connection) as context:
+        assert client.get(path, params).status_code == 200
+    return len(context.captured_queries)
 
 
 def make_user(username: str, **extra):

@@ -12,14 +12,13 @@ import uuid
 
 import pytest
 from django.core import mail
-from django.db import connection, transaction
-from django.test.utils import CaptureQueriesContext
+from django.db import transaction
 from django.urls import reverse
 
 from patients.models import CaregiverAccess
 from schedules import jobs, services
 from schedules.models import ClinicClosure, FillKind, RecordedFill, ScheduledFill
-from tests.conftest import PASSWORD, TODAY, make_clinic, make_patient, make_user
+from tests.conftest import PASSWORD, TODAY, make_clinic, make_patient, make_user, page_queries
 
 PAGES = ["patient_home", "therapy", "calendar_month", "print"]
 
@@ -242,12 +241,6 @@ def test_page_titles_carry_no_patient_name(client_for, patient_a):
 # Constant queries, few and many fills
 
 
-def queries(client, path) -> int:
-    with CaptureQueriesContext(connection) as context:
-        assert client.get(path).status_code == 200
-    return len(context.captured_queries)
-
-
 @pytest.mark.parametrize("name", [*PAGES, "home"])
 def test_queries_do_not_grow_with_the_number_of_fills(client_for, name, clinic_a, staff_a, django_assert_num_queries):
     few = make_patient(clinic_a, "Fay Few", "A-800", surgery=TODAY - dt.timedelta(days=20), user=make_user("few"))
@@ -263,7 +256,7 @@ def test_queries_do_not_grow_with_the_number_of_fills(client_for, name, clinic_a
     few_client, many_client = client_for(few.user), client_for(many.user)
     few_client.get(path(few))  # the session's first request may warm caches
     many_client.get(path(many))
-    expected = queries(few_client, path(few))
+    expected = page_queries(few_client, path(few))
     assert ScheduledFill.objects.filter(plan=many.plan, recorded=True).count() > 10
     with django_assert_num_queries(expected):
         many_client.get(path(many))
