@@ -8,6 +8,7 @@ from dateutil.relativedelta import relativedelta
 from django import forms
 from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db.models import CheckConstraint
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -287,6 +288,20 @@ class FillForm(forms.ModelForm):
 
     def was_already_recorded(self) -> bool:
         return self.has_error(NON_FIELD_ERRORS, ALREADY_RECORDED)
+
+    def _post_clean(self):
+        # The model's check constraints (a known infusate, volumes not negative) repeat these fields' own
+        # validators, which ran first; checking each again costs a database query (Q.check). The database
+        # still enforces them. The model's clean() and its other constraints are validated as before.
+        instance = self.instance
+        instance.get_constraints = lambda: [
+            (model, [c for c in constraints if not isinstance(c, CheckConstraint)])
+            for model, constraints in type(instance).get_constraints(instance)
+        ]
+        try:
+            super()._post_clean()
+        finally:
+            del instance.get_constraints
 
 
 class HoldForm(forms.Form):
