@@ -351,6 +351,9 @@ class ScheduledFill(models.Model):
     capacity_warning = models.BooleanField(default=False)
     measured_flow_ml_per_day = models.FloatField(null=True, blank=True)
     flow_deviation = models.BooleanField(default=False)
+    # S12 on the visit where staff can act on it: the measured flow of the fill before (sequence - 1), when that
+    # fill is recorded and its flow is out of tolerance. Stored so the dashboard's warnings need no lookup per row.
+    previous_deviating_flow = models.FloatField(null=True, blank=True)
     active = models.BooleanField(default=True)
     revision = models.PositiveIntegerField(default=0)
     changed_at = models.DateTimeField()
@@ -361,11 +364,24 @@ class ScheduledFill(models.Model):
             models.UniqueConstraint(fields=["plan", "sequence"], name="one_row_per_fill"),
             models.CheckConstraint(condition=Q(infusate__in=Infusate.values), name="scheduled_fill_infusate_known"),
         ]
+        # Planned refills (selectors.planned_fills): never the implant fill, which every plan has, unrecorded,
+        # on its surgery date (in a big clinic most rows of the past that are neither recorded nor cancelled).
         indexes = [
             models.Index(
-                fields=["clinic", "date"], condition=Q(active=True, recorded=False), name="planned_fill_clinic_date"
+                fields=["clinic", "date"], condition=Q(active=True, recorded=False) & ~Q(kind="implant"),
+                name="planned_refill_clinic_date",
             ),
-            models.Index(fields=["date"], condition=Q(active=True, recorded=False), name="planned_fill_date"),
+            models.Index(
+                fields=["date"], condition=Q(active=True, recorded=False) & ~Q(kind="implant"),
+                name="planned_refill_date",
+            ),
+            # The dashboard's warnings: few rows.
+            models.Index(
+                fields=["clinic", "date"],
+                condition=Q(active=True, recorded=False)
+                & (Q(capacity_warning=True) | Q(closed_day=True) | Q(previous_deviating_flow__isnull=False)),
+                name="planned_fill_warning",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -375,7 +391,8 @@ class ScheduledFill(models.Model):
     PROJECTED_FIELDS = (
         "date", "infusate", "kind", "cycle", "phase_days", "phase_end", "recorded", "appointment_time", "held",
         "moved_from",
-        "closed_day", "capacity_warning", "measured_flow_ml_per_day", "flow_deviation", "active",
+        "closed_day", "capacity_warning", "measured_flow_ml_per_day", "flow_deviation", "previous_deviating_flow",
+        "active",
     )
 
     @property

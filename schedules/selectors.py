@@ -84,8 +84,7 @@ def dashboard_due(*, clinic: Clinic, today: dt.date, limit: int = DASHBOARD_ROWS
     Each planned refill up to a week ahead is put in its section and numbered within it (a window function),
     and only the first `limit` of each section are fetched; the section's size comes along as another
     window, so the counts need no query of their own. An empty section has no rows and counts 0.
-    (The warnings stay a query of their own: their flow check is a subquery per row, which the early LIMIT
-    of dashboard_warnings keeps short, and which the windows here would run for every row.)
+    (The warnings are a query of their own, over a partial index of the few rows that carry one.)
     """
     from django.db.models import Case, Count, F, IntegerField, Value, When, Window
     from django.db.models.functions import RowNumber
@@ -116,20 +115,10 @@ def dashboard_due(*, clinic: Clinic, today: dt.date, limit: int = DASHBOARD_ROWS
     return {"counts": counts, **lists}
 
 
-def _deviating_flow():
-    """The measured flow of the fill before, when it was out of tolerance (found by its (plan, sequence) key)."""
-    from django.db.models import OuterRef, Subquery
-
-    measured = ScheduledFill.objects.filter(
-        plan=OuterRef("plan"), sequence=OuterRef("sequence") - 1, recorded=True, flow_deviation=True
-    ).values("measured_flow_ml_per_day")[:1]
-    return Subquery(measured)
-
-
 def _warning_condition():
     from django.db.models import Q
 
-    return Q(capacity_warning=True) | Q(closed_day=True) | Q(deviating_flow__isnull=False)
+    return Q(capacity_warning=True) | Q(closed_day=True) | Q(previous_deviating_flow__isnull=False)
 
 
 def dashboard_warnings(*, clinic: Clinic, today: dt.date, limit: int = DASHBOARD_ROWS) -> list[ScheduledFill]:
@@ -138,8 +127,8 @@ def dashboard_warnings(*, clinic: Clinic, today: dt.date, limit: int = DASHBOARD
     as ``deviating_flow``: shown on the visit where staff can act on it). The dashboard gets them with its
     other lists (dashboard_due); this is the same list alone.
 
-    One query over the partial (clinic, date) index of planned fills; the measured flow is looked up by the
-    (plan, sequence) key of the fill before, rather than by scanning every recorded fill of the clinic.
+    One query over the partial (clinic, date) index of planned fills that carry a warning; the deviating flow
+    of the fill before is stored on each row by the recompute (previous_deviating_flow).
     """
     from django.db.models import F
 
@@ -147,8 +136,8 @@ def dashboard_warnings(*, clinic: Clinic, today: dt.date, limit: int = DASHBOARD
     return list(
         planned_fills()
         .filter(clinic=clinic, date__range=window)
-        .annotate(deviating_flow=_deviating_flow())
         .filter(_warning_condition())
+        .annotate(deviating_flow=F("previous_deviating_flow"))
         .order_by("date", "plan__patient__name", F("sequence"))[:limit]
     )
 

@@ -106,20 +106,27 @@ def project_plan(plan: TherapyPlan, *, calendar: engine.ClinicCalendar, today: d
 # ScheduledFill.PROJECTED_FIELDS in order: a stored row and a fresh one compare as one tuple each.
 _PROJECTED = (
     "date", "infusate", "kind", "cycle", "phase_days", "phase_end", "recorded", "appointment_time", "held",
-    "moved_from", "closed_day", "capacity_warning", "measured_flow_ml_per_day", "flow_deviation", "active",
+    "moved_from", "closed_day", "capacity_warning", "measured_flow_ml_per_day", "flow_deviation",
+    "previous_deviating_flow", "active",
 )
 assert ScheduledFill.PROJECTED_FIELDS == _PROJECTED, "keep _projected() in the order of PROJECTED_FIELDS"
-_DATE, _RECORDED, _ACTIVE = (_PROJECTED.index(name) for name in ("date", "recorded", "active"))
+_DATE, _RECORDED, _FLOW, _FLOW_DEVIATION, _ACTIVE = (
+    _PROJECTED.index(name) for name in ("date", "recorded", "measured_flow_ml_per_day", "flow_deviation", "active")
+)
 _UPDATED_FIELDS = [*_PROJECTED, "clinic", "revision", "changed_at"]
 
 
-def _projected(fill: engine.Fill, appointment_time: dt.time | None) -> tuple:
-    """The stored values of one engine fill, as the tuple ScheduledFill.values_list(*PROJECTED_FIELDS) reads."""
+def _projected(fill: engine.Fill, appointment_time: dt.time | None, previous: tuple | None) -> tuple:
+    """The stored values of one engine fill, as the tuple ScheduledFill.values_list(*PROJECTED_FIELDS) reads;
+    `previous`: those of the fill before it (None for the first)."""
     flow = fill.measured_flow_ml_per_day
+    deviating = None
+    if previous is not None and previous[_RECORDED] and previous[_FLOW_DEVIATION]:
+        deviating = previous[_FLOW]
     return (  # _value_: the enum's value without its descriptor (a hot loop: every fill of every plan)
         fill.date, fill.infusate._value_, fill.kind._value_, fill.cycle, fill.phase_days, fill.phase_end,
         fill.recorded, appointment_time if fill.recorded else None, fill.held, fill.moved_from, fill.closed_day,
-        fill.capacity_warning, None if flow is None else round(flow, 2), fill.flow_deviation, True,
+        fill.capacity_warning, None if flow is None else round(flow, 2), fill.flow_deviation, deviating, True,
     )
 
 
@@ -206,7 +213,11 @@ def _recompute(plans: list[TherapyPlan], *, trust_digests: bool) -> RecomputeRes
             horizon_days=settings.SCHEDULE_HORIZON_DAYS,
         )
         times = {f[0]: f[4] for f in facts}
-        fresh = [(fill.sequence, _projected(fill, times.get(fill.date))) for fill in fills]
+        fresh = []
+        values = None
+        for fill in fills:  # in sequence order (0, 1, 2, ...): each after the fill before it
+            values = _projected(fill, times.get(fill.date), values if fill.sequence == len(fresh) else None)
+            fresh.append((fill.sequence, values))
         digest = _digest(clinic.pk, fresh)
         if trust_digests and digest == plan.projection_digest:
             projected_on.setdefault(today, []).append(plan.pk)
