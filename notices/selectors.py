@@ -68,12 +68,25 @@ def affected_patients(*, clinic: Clinic, days: int = AFFECTED_DAYS) -> list[Affe
     ]
 
 
+TOLD_DAYS = 7  # overdue notices the dashboard lists: of refills due in the last week
+FAILED_DAYS = 14  # failed notices the dashboard names: due in the last two weeks, the newest FAILED_SHOWN
+FAILED_SHOWN = 50
+
+
+def _told_since(today: dt.date) -> Q:
+    return Q(kind=Notice.Kind.OVERDUE, fill_date__gte=today - dt.timedelta(days=TOLD_DAYS)) & ~Q(
+        status=Notice.Status.CANCELLED
+    )
+
+
+def _failed_since(now: dt.datetime) -> Q:
+    return Q(status=Notice.Status.FAILED, due_at__gte=now - dt.timedelta(days=FAILED_DAYS))
+
+
 def overdue_told(*, clinic: Clinic, today: dt.date) -> list[Notice]:
     """Overdue notices of the last few days at this clinic: the dashboard shows who was told."""
     return list(
-        Notice.objects.filter(patient__clinic=clinic, kind=Notice.Kind.OVERDUE,
-                              fill_date__gte=today - dt.timedelta(days=7))
-        .exclude(status=Notice.Status.CANCELLED)
+        Notice.objects.filter(_told_since(today), patient__clinic=clinic)
         .select_related("patient").order_by("patient__name", "-fill_date")
     )
 
@@ -81,10 +94,42 @@ def overdue_told(*, clinic: Clinic, today: dt.date) -> list[Notice]:
 def failed_notices(*, clinic: Clinic) -> list[Notice]:
     """Notices the sender gave up on: staff must reach these people another way."""
     return list(
-        Notice.objects.filter(patient__clinic=clinic, status=Notice.Status.FAILED,
-                              due_at__gte=timezone.now() - dt.timedelta(days=14))
-        .select_related("patient").order_by("-due_at")[:50]
+        Notice.objects.filter(_failed_since(timezone.now()), patient__clinic=clinic)
+        .select_related("patient").order_by("-due_at", "-pk")[:FAILED_SHOWN]
     )
+
+
+def dashboard_notices(*, clinic: Clinic, today: dt.date) -> tuple[list[Notice], list[Notice]]:
+    """overdue_told() and failed_notices() together, in one query (the dashboard has a budget of queries).
+
+    Every told notice comes along; failed ones are numbered newest first (a window) and only the first
+    FAILED_SHOWN are fetched. A failed overdue notice is in both lists.
+    """
+    from django.db.models import BooleanField, Case, ExpressionWrapper, Value, When, Window
+    from django.db.models.functions import RowNumber
+
+    told, failed = _told_since(today), _failed_since(timezone.now())
+    rows = list(
+        Notice.objects.filter(told | failed, patient__clinic=clinic)
+        .annotate(
+            is_told=ExpressionWrapper(told, output_field=BooleanField()),
+            is_failed=ExpressionWrapper(failed, output_field=BooleanField()),
+        )
+        .annotate(
+            # 0 for a told notice (always fetched), else its place among the failed ones, newest first.
+            failed_place=Case(
+                When(told, then=Value(0)),
+                default=Window(RowNumber(), partition_by=[F("is_failed")], order_by=[F("due_at").desc(),
+                                                                                      F("pk").desc()]),
+            )
+        )
+        .filter(failed_place__lte=FAILED_SHOWN)
+        .select_related("patient")
+        .order_by("patient__name", "-fill_date")  # the told list's order (names in the database's collation)
+    )
+    told_rows = [n for n in rows if n.is_told]
+    failed_rows = sorted((n for n in rows if n.is_failed), key=lambda n: (n.due_at, n.pk), reverse=True)
+    return told_rows, failed_rows[:FAILED_SHOWN]
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,8 @@ def notice_day(value) -> str:
 
 @register.inclusion_tag("notices/_dashboard.html")
 def notices_dashboard(clinic, today):
-    return {
-        "clinic": clinic,
-        "told": selectors.overdue_told(clinic=clinic, today=today),
-        "failed": selectors.failed_notices(clinic=clinic),
-    }
+    told, failed = selectors.dashboard_notices(clinic=clinic, today=today)
+    return {"clinic": clinic, "told": told, "failed": failed}
 
 
 @register.inclusion_tag("notices/_history.html")

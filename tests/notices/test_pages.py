@@ -154,3 +154,38 @@ def test_after_a_death_nobody_is_emailed_about_the_cancelled_visits(smtp, carla,
     walk(time_machine, dt.datetime(2026, 3, 18, 14, 0, tzinfo=UTC), hours=3)
     assert smtp.inbox.messages == []
     assert not Notice.objects.exclude(status="cancelled").exists()
+
+
+def test_the_dashboard_reads_told_and_failed_notices_in_one_query(carla, clinic_a, django_assert_num_queries):
+    """The dashboard's notices section is one query (issue 13's budget), and lists what the two separate
+    questions list: every overdue notice of the last week, and the newest failed ones (a failed overdue one in
+    both)."""
+    from django.utils import timezone
+
+    from notices import selectors
+
+    today, now = clinic_a.today(), timezone.now()
+    plan = carla.plan
+
+    def notice(sequence, **fields):
+        fields.setdefault("fill_date", today - dt.timedelta(days=2))
+        return Notice.objects.create(patient=carla, recipient_key="patient", plan=plan, sequence=sequence,
+                                     **{"kind": "overdue", "due_at": now, **fields})
+
+    told = notice(1, status="sent", sent_at=now)
+    told_failed = notice(2, status="failed", due_at=now - dt.timedelta(days=10))
+    notice(3, status="cancelled")
+    notice(4, fill_date=today - dt.timedelta(days=8), status="sent")  # too old to list
+    for n in range(selectors.FAILED_SHOWN + 5):  # reminders that failed, newest first from `now`
+        notice(100 + n, kind="reminder", status="failed", due_at=now - dt.timedelta(hours=n))
+    notice(200, kind="reminder", status="failed", due_at=now - dt.timedelta(days=15))  # too old to name
+    with django_assert_num_queries(1):
+        told_rows, failed_rows = selectors.dashboard_notices(clinic=clinic_a, today=today)
+    assert told_rows == selectors.overdue_told(clinic=clinic_a, today=today)
+    assert {n.pk for n in told_rows} == {told.pk, told_failed.pk}
+    assert failed_rows == selectors.failed_notices(clinic=clinic_a)
+    assert len(failed_rows) == selectors.FAILED_SHOWN and told_failed not in failed_rows
+    assert [n.sequence for n in failed_rows] == list(range(100, 100 + selectors.FAILED_SHOWN))
+    # With few failed notices, the failed overdue one is named too.
+    Notice.objects.filter(sequence__gte=100).delete()
+    assert selectors.dashboard_notices(clinic=clinic_a, today=today)[1] == [told_failed]
