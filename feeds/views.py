@@ -4,6 +4,7 @@ The feed's token is a secret: it is never logged (runserver's request log is off
 here logs), never put in the cache (only part of its hash) and shown to a person once.
 """
 
+import functools
 import hashlib
 import time
 from urllib.parse import urlencode
@@ -151,6 +152,12 @@ def _answer_for(request, token: str) -> answers.Answer | None:
                           **common)
 
 
+@functools.lru_cache(maxsize=1024)
+def _http_date(timestamp: int) -> str:
+    # A link's Last-Modified changes only with its calendar: formatted once, not on every poll.
+    return http_date(timestamp)
+
+
 def _respond(request, answer: answers.Answer) -> HttpResponse:
     response = None
     if answer.status == 200 and request.META.get("HTTP_IF_NONE_MATCH") == answer.etag:
@@ -162,7 +169,7 @@ def _respond(request, answer: answers.Answer) -> HttpResponse:
         response = HttpResponse(answer.body, status=answer.status, content_type=answer.content_type)
     if answer.etag:
         response["ETag"] = answer.etag
-        response["Last-Modified"] = http_date(answer.last_modified)
+        response["Last-Modified"] = _http_date(answer.last_modified)
     return _feed_headers(response, filename=answer.filename if answer.status == 200 else None)
 
 
