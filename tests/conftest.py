@@ -4,7 +4,9 @@ Time is frozen explicitly with time-machine; NOW is a Tuesday afternoon in New Y
 """
 
 import datetime as dt
+import re
 import time
+from html.parser import HTMLParser
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -70,6 +72,107 @@ def page_queries(client, path: str, params=None) -> int:
     with CaptureQueriesContext(connection) as context:
         assert client.get(path, params).status_code == 200
     return len(context.captured_queries)
+
+
+# --- What the user sees: a page read back as a small tree of elements (stdlib html.parser, no new dependency) ---
+
+VOID_TAGS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+UNSEEN_TAGS = {"head", "script", "style", "template"}
+
+
+class Element:
+    def __init__(self, tag: str, attrs: dict[str, str]):
+        self.tag, self.attrs, self.children = tag, attrs, []
+
+    def text(self) -> str:
+        """The words a reader gets: entities decoded, whitespace collapsed, no script, no `hidden` element."""
+        return re.sub(r"\s+", " ", " ".join(self._words())).strip()
+
+    def _words(self):
+        if self.tag in UNSEEN_TAGS or "hidden" in self.attrs:
+            return
+        for child in self.children:
+            yield from (child,) if isinstance(child, str) else child._words()
+
+    @property
+    def elements(self) -> list["Element"]:
+        """The child elements (not their text, not deeper descendants)."""
+        return [child for child in self.children if isinstance(child, Element)]
+
+    def find_all(self, tag: str | None = None, **attrs: str) -> list["Element"]:
+        """Descendants by tag and attributes; `class_="x"` matches any element whose classes include x."""
+        found = []
+        for child in self.children:
+            if isinstance(child, Element):
+                if child._matches(tag, attrs):
+                    found.append(child)
+                found.extend(child.find_all(tag, **attrs))
+        return found
+
+    def find(self, tag: str | None = None, **attrs: str) -> "Element":
+        found = self.find_all(tag, **attrs)
+        assert found, f"no <{tag or '*'} {attrs}> on the page"
+        return found[0]
+
+    def _matches(self, tag, attrs) -> bool:
+        for name, value in attrs.items():
+            if name == "class_":
+                if value not in self.attrs.get("class", "").split():
+                    return False
+            elif self.attrs.get(name) != value:
+                return False
+        return tag is None or self.tag == tag
+
+
+class _TreeBuilder(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.root = Element("#document", {})
+        self.open = [self.root]
+
+    def handle_starttag(self, tag, attrs):
+        element = Element(tag, {name: value or "" for name, value in attrs})
+        self.open[-1].children.append(element)
+        if tag not in VOID_TAGS:
+            self.open.append(element)
+
+    def handle_startendtag(self, tag, attrs):
+        self.open[-1].children.append(Element(tag, {name: value or "" for name, value in attrs}))
+
+    def handle_endtag(self, tag):
+        for depth in range(len(self.open) - 1, 0, -1):
+            if self.open[depth].tag == tag:
+                del self.open[depth:]
+                return
+
+    def handle_data(self, data):
+        self.open[-1].children.append(data)
+
+
+def page_of(response) -> Element:
+    """The rendered page (a response or its HTML) as elements."""
+    html = response if isinstance(response, str) else response.content.decode()
+    builder = _TreeBuilder()
+    builder.feed(html)
+    builder.close()
+    return builder.root
+
+
+def table_rows(table: Element) -> list[list[str]]:
+    """The body rows of a table, each as the words of its cells."""
+    body = table.find_all("tbody") or [table]
+    return [[cell.text() for cell in row.elements if cell.tag in ("td", "th")] for row in body[0].find_all("tr")]
+
+
+def field_error(response, field_id: str) -> str:
+    """The error shown next to one field: the invalid-feedback element its aria-describedby names ("" if none)."""
+    page = page_of(response)
+    field = page.find(id=field_id)
+    for described_by in field.attrs.get("aria-describedby", "").split():
+        note = page.find(id=described_by)
+        if "invalid-feedback" in note.attrs.get("class", "").split():
+            return note.text()
+    return ""
 
 
 def make_user(username: str, **extra):

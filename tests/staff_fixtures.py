@@ -3,7 +3,7 @@
 import datetime as dt
 
 from schedules.models import FillKind, ScheduledFill
-from tests.conftest import TODAY, make_patient
+from tests.conftest import TODAY, make_patient, page_of
 
 
 def planned(patient) -> list[ScheduledFill]:
@@ -25,4 +25,5 @@ def make_patients(clinic, count: int, *, prefix: str = "P") -> list:
 
 
 def messages_of(response) -> list[str]:
-    return [str(m) for m in response.context["messages"]] if response.context else []
+    """The flash messages shown at the top of the page (none on a redirect that was not followed)."""
+    return [alert.text() for box in page_of(response).find_all(class_="messages") for alert in box.find_all("div")]

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from schedules import services
 from schedules.models import FillKind, RecordedFill, ScheduledFill
-from tests.conftest import TODAY, make_patient
+from tests.conftest import TODAY, field_error, make_patient, page_of
 from tests.staff_fixtures import messages_of, planned
 
 
@@ -40,9 +40,10 @@ def on_time(clinic_a):
 
 def test_the_form_defaults_to_today_and_the_expected_infusate(client_for, staff_a, on_time):
     expected = planned(on_time)[0]
-    form = client_for(staff_a).get(record_url(on_time), {"sequence": expected.sequence}).context["form"]
-    assert form.initial["date"] == TODAY and form.initial["infusate"] == "fudr"
-    assert form.initial["sequence"] == expected.sequence
+    form = page_of(client_for(staff_a).get(record_url(on_time), {"sequence": expected.sequence})).find(id="fill-form")
+    assert form.find("input", id="id_date").attrs["value"] == TODAY.isoformat()
+    assert [o.text() for o in form.find("select", id="id_infusate").find_all("option", selected="")] == ["FUDR"]
+    assert form.find("input", id="id_sequence").attrs["value"] == str(expected.sequence)
 
 
 def test_recording_late_moves_later_fills_and_says_so(client_for, staff_a, on_time):
@@ -104,7 +105,7 @@ def test_two_fills_on_one_day_get_a_message_next_to_the_date(client_for, staff_a
     services.fill_record(plan=patient_a.plan, date=TODAY, infusate="fudr", by=staff_a)
     data = fill_data(planned(patient_a)[0], sequence="")
     response = client_for(staff_a).post(record_url(patient_a), data)
-    assert "already recorded for this patient on this date" in str(response.context["form"].errors["date"])
+    assert "already recorded for this patient on this date" in field_error(response, "id_date")
 
 
 @pytest.mark.parametrize(
@@ -127,7 +128,7 @@ def test_two_fills_on_one_day_get_a_message_next_to_the_date(client_for, staff_a
 def test_bad_input_gets_a_message_next_to_the_field(client_for, staff_a, patient_a, field, value, message):
     response = client_for(staff_a).post(record_url(patient_a), fill_data(planned(patient_a)[0], **{field: value}))
     assert response.status_code == 200
-    assert any(message in e for e in response.context["form"].errors[field]), response.context["form"].errors
+    assert message in field_error(response, f"id_{field}")
     assert not RecordedFill.objects.filter(plan=patient_a.plan).exists()
 
 
@@ -135,7 +136,7 @@ def test_a_fill_after_the_end_of_therapy_is_refused(client_for, staff_a, patient
     services.therapy_end(plan=patient_a.plan, end_date=TODAY - dt.timedelta(days=2), reason="pump_removed")
     response = client_for(staff_a).post(record_url(patient_a), fill_data(planned(patient_a)[0]) if planned(patient_a)
                                         else {"date": TODAY.isoformat(), "infusate": "fudr"})
-    assert "reopen it" in str(response.context["form"].errors["date"])
+    assert "reopen it" in field_error(response, "id_date")
 
 
 def test_a_correction_keeps_old_values_and_who_and_shows_them(client_for, staff_a, patient_a):
@@ -144,7 +145,7 @@ def test_a_correction_keeps_old_values_and_who_and_shows_them(client_for, staff_
     )
     client = client_for(staff_a)
     url = reverse("staff:fill_correct", args=[patient_a.public_id, record.pk])
-    assert client.get(url).context["form"].initial["volume_in_ml"] == 30
+    assert page_of(client.get(url)).find("input", id="id_volume_in_ml").attrs["value"] == "30.0"
     data = {"date": record.date.isoformat(), "infusate": "fudr", "volume_in_ml": "28", "volume_returned_ml": "",
             "appointment_time": "", "note": "typo"}
     response = client.post(url, data, follow=True)
@@ -152,9 +153,9 @@ def test_a_correction_keeps_old_values_and_who_and_shows_them(client_for, staff_
     latest = record.history.order_by("-history_id").first()  # time is frozen: history dates tie
     assert latest.history_user == staff_a and float(latest.volume_in_ml) == 28
     assert [float(v) for v in record.history.order_by("history_id").values_list("volume_in_ml", flat=True)] == [30, 28]
-    corrections = response.context["corrections"]
-    assert corrections and corrections[0]["who"] == staff_a
-    assert any(str(old) == "30.0" and str(new) == "28.0" for _, old, new in corrections[0]["changes"])
+    corrections = page_of(response).find("ul", class_="corrections").elements
+    assert corrections and "by staff_a, fill of" in corrections[0].text()
+    assert "Volume put in (mL): 30.0 → 28.0" in corrections[0].text()
 
 
 def test_a_correction_moving_the_date_moves_later_fills(client_for, staff_a, patient_a):
