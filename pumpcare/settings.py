@@ -289,6 +289,7 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "PumpCare <no-reply@pu
 FEED_LOG_RETENTION_DAYS = env_int("FEED_LOG_RETENTION_DAYS", 365)
 ACCESS_LOG_RETENTION_DAYS = env_int("ACCESS_LOG_RETENTION_DAYS", 6 * 365)
 INACTIVE_FILL_RETENTION_DAYS = env_int("INACTIVE_FILL_RETENTION_DAYS", 90)
+NOTICE_RETENTION_DAYS = env_int("NOTICE_RETENTION_DAYS", 2 * 365)
 
 # Notices (notices/): links in emails point here; the planner waits this long after the last change of a
 # patient's schedule (a nurse's several fixes make one notice); the sender's claim on a notice lasts this long
