@@ -165,9 +165,11 @@ def table_rows(table: Element) -> list[list[str]]:
 
 
 def field_error(response, field_id: str) -> str:
-    """The error shown next to one field: the invalid-feedback element its aria-describedby names ("" if none)."""
+    """The error shown next to one field: the invalid-feedback element that the field (or, for radio buttons, their
+    fieldset) names in aria-describedby, so a screen reader reads it with the field; "" if none."""
     page = page_of(response)
-    field = page.find(id=field_id)
+    radios = [fieldset for fieldset in page.find_all("fieldset") if fieldset.find_all(id=f"{field_id}_0")]
+    field = radios[0] if radios else page.find(id=field_id)
     for described_by in field.attrs.get("aria-describedby", "").split():
         note = page.find(id=described_by)
         if "invalid-feedback" in note.attrs.get("class", "").split():
