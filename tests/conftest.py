@@ -78,6 +78,8 @@ def page_queries(client, path: str, params=None) -> int:
 
 VOID_TAGS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 UNSEEN_TAGS = {"head", "script", "style", "template"}
+INLINE_TAGS = {"a", "abbr", "b", "bdi", "cite", "code", "del", "em", "i", "ins", "kbd", "label", "mark", "q", "s",
+               "small", "span", "strong", "sub", "sup", "time", "u"}
 
 
 class Element:
@@ -86,13 +88,16 @@ class Element:
 
     def text(self) -> str:
         """The words a reader gets: entities decoded, whitespace collapsed, no script, no `hidden` element."""
-        return re.sub(r"\s+", " ", " ".join(self._words())).strip()
+        return re.sub(r"\s+", " ", "".join(self._words())).strip()
 
     def _words(self):
         if self.tag in UNSEEN_TAGS or "hidden" in self.attrs:
             return
+        apart = "" if self.tag in INLINE_TAGS else " "  # a cell or a paragraph is never glued to the next one
+        yield apart
         for child in self.children:
             yield from (child,) if isinstance(child, str) else child._words()
+        yield apart
 
     @property
     def elements(self) -> list["Element"]:
@@ -165,14 +170,19 @@ def table_rows(table: Element) -> list[list[str]]:
 
 
 def field_error(response, field_id: str) -> str:
-    """The error shown next to one field: the invalid-feedback element that the field (or, for radio buttons, their
-    fieldset) names in aria-describedby, so a screen reader reads it with the field; "" if none."""
+    """The error shown next to one field, read with it by a screen reader; "" if none."""
+    return field_note(response, field_id, "invalid-feedback")
+
+
+def field_note(response, field_id: str, css_class: str = "form-text") -> str:
+    """The words of the note of that class (help text by default) that the field, or for radio buttons their
+    fieldset, names in aria-describedby; "" if none."""
     page = page_of(response)
     radios = [fieldset for fieldset in page.find_all("fieldset") if fieldset.find_all(id=f"{field_id}_0")]
     field = radios[0] if radios else page.find(id=field_id)
     for described_by in field.attrs.get("aria-describedby", "").split():
         note = page.find(id=described_by)
-        if "invalid-feedback" in note.attrs.get("class", "").split():
+        if css_class in note.attrs.get("class", "").split():
             return note.text()
     return ""
 

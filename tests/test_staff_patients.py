@@ -9,8 +9,8 @@ from django.urls import reverse
 from patients.models import Patient
 from schedules import services
 from schedules.models import FillKind, ScheduledFill, TherapyPlan
-from tests.conftest import TODAY, make_patient, page_queries
-from tests.staff_fixtures import make_patients, messages_of
+from tests.conftest import TODAY, field_error, field_note, make_patient, page_of, page_queries, table_rows
+from tests.staff_fixtures import make_patients, messages_of, planned
 
 
 def create_url(clinic):
@@ -36,6 +36,21 @@ def form_data(clinic, **overrides):
     return data
 
 
+def shown(day: dt.date) -> str:
+    """A date as the pages write it: Tue 10 Mar 2026."""
+    return f"{day:%a} {day.day} {day:%b %Y}"
+
+
+def listed(response) -> list[list[str]]:
+    """The rows of the patient table as a nurse reads them: name, record number, next refill."""
+    tables = page_of(response).find_all("table", class_="staff-table")
+    return table_rows(tables[0]) if tables else []
+
+
+def names(response) -> list[str]:
+    return [row[0] for row in listed(response)]
+
+
 # --- list ---
 
 
@@ -43,22 +58,23 @@ def test_list_searches_name_and_record_number(client_for, staff_a, patient_a, cl
     make_patient(clinic_a, "Zed Zimmer", "A-777", surgery=TODAY)
     client = client_for(staff_a)
     url = reverse("staff:patients", args=[clinic_a.pk])
-    names = [p.name for p in client.get(url).context["page"].object_list]
-    assert names == ["Alice Ames", "Zed Zimmer"]
+    assert names(client.get(url)) == ["Alice Ames", "Zed Zimmer"]
 
     def search(term):
         response = client.post(url, {"q": term}, follow=True)
         assert response.redirect_chain[-1][0] == url  # the term is kept in the session, not the URL
         return response
 
-    assert [p.name for p in search("zimm").context["page"].object_list] == ["Zed Zimmer"]
-    assert [p.name for p in search("a-100").context["page"].object_list] == ["Alice Ames"]
-    assert "No patient matches" in search("nobody").content.decode()
-    assert len(search("").context["page"].object_list) == 2
-    row = client.get(url).context["page"].object_list[0]
-    assert row.next_fill_date == ScheduledFill.objects.filter(
+    assert names(search("zimm")) == ["Zed Zimmer"]
+    assert names(search("a-100")) == ["Alice Ames"]
+    nobody = search("nobody")
+    assert names(nobody) == [] and "No patient matches “nobody”." in page_of(nobody).find("main").text()
+    assert names(search("")) == ["Alice Ames", "Zed Zimmer"]
+    next_fill = ScheduledFill.objects.filter(
         plan__patient=patient_a, recorded=False, active=True
     ).exclude(kind=FillKind.IMPLANT).order_by("date").first().date
+    assert next_fill < TODAY  # Alice's first chemo fill, 6 days ago
+    assert listed(client.get(url))[0] == ["Alice Ames", "A-100", f"{shown(next_fill)} Overdue"]
 
 
 def test_search_ignores_accents_case_and_word_order(client_for, staff_a, clinic_a, django_assert_max_num_queries):
@@ -74,7 +90,8 @@ def test_search_ignores_accents_case_and_word_order(client_for, staff_a, clinic_
     def found(term):
         client.post(url, {"q": term})
         with django_assert_max_num_queries(8):
-            return [p.name for p in client.get(url).context["page"].object_list]
+            response = client.get(url)
+        return names(response)
 
     assert found("nunez") == ["José Núñez"]
     assert found("NÚÑEZ jose") == ["José Núñez"]
@@ -93,8 +110,10 @@ def test_list_is_paginated_and_a_bad_page_is_not_an_error(client_for, staff_a, c
     make_patients(clinic_a, 30)
     client = client_for(staff_a)
     url = reverse("staff:patients", args=[clinic_a.pk])
-    assert len(client.get(url).context["page"].object_list) == 25
-    assert len(client.get(url, {"page": 2}).context["page"].object_list) == 5
+    first, second = listed(client.get(url)), listed(client.get(url, {"page": 2}))
+    assert len(first) == 25 and len(second) == 5
+    assert {row[1] for row in first + second} == {f"P-{i:03}" for i in range(30)}
+    assert "Page 2 of 2 (30 patients)" in page_of(client.get(url, {"page": 2})).find("main").text()
     assert client.get(url, {"page": "x"}).status_code == 200
 
 
@@ -130,10 +149,11 @@ def test_preview_shows_the_first_fills_and_saves_nothing(client_for, staff_a, cl
     del data["save"]
     response = client_for(staff_a).post(create_url(clinic_a), data)
     assert response.status_code == 200
-    preview = response.context["preview"]
-    assert preview[0]["fill"].date == surgery and preview[0]["fill"].kind == FillKind.IMPLANT
-    assert preview[1]["fill"].date == surgery + dt.timedelta(days=14) and preview[1]["infusate"] == "FUDR"
-    assert "Preview: the first fills" in response.content.decode()
+    preview = page_of(response).find("section", id="preview")
+    assert preview.find("h2").text() == "Preview: the first fills of this plan"
+    fills = [item.text() for item in preview.find("ol").elements]
+    assert fills[0] == f"{shown(surgery)}: Heparinized saline (implant fill at surgery)"
+    assert fills[1] == f"{shown(surgery + dt.timedelta(days=14))}: FUDR (chemo, cycle 1)"
     assert not Patient.objects.filter(record_number="A-900").exists()
 
 
@@ -175,8 +195,7 @@ def test_a_planned_surgery_months_ahead_is_allowed(client_for, staff_a, clinic_a
 def test_bad_input_gets_a_message_next_to_the_field(client_for, staff_a, clinic_a, patient_a, field, value, message):
     response = client_for(staff_a).post(create_url(clinic_a), form_data(clinic_a, **{field: value}))
     assert response.status_code == 200
-    form = response.context["patient_form" if field.startswith("patient") else "plan_form"]
-    assert any(message in error for error in form.errors[field.split("-", 1)[1]]), form.errors
+    assert message in field_error(response, f"id_{field}")
     assert not Patient.objects.filter(name="Nina New").exists()
 
 
@@ -184,16 +203,17 @@ def test_surgery_before_birth_and_open_ended_with_cycles_are_refused(client_for,
     client = client_for(staff_a)
     data = form_data(clinic_a, **{"patient-date_of_birth": "2020-01-01", "plan-surgery_date": "2019-06-01"})
     response = client.post(create_url(clinic_a), data)
-    assert "after the date of birth" in str(response.context["plan_form"].errors)
+    assert "Surgery must be after the date of birth." in field_error(response, "id_plan-surgery_date")
     data = form_data(clinic_a, **{"plan-open_ended": "on", "plan-cycle_count": "4"})
     response = client.post(create_url(clinic_a), data)
-    assert "open-ended plan has no number of cycles" in str(response.context["plan_form"].errors)
+    assert "open-ended plan has no number of cycles" in field_error(response, "id_plan-cycle_count")
 
 
 def test_another_clinics_protocol_cannot_be_chosen(client_for, staff_a, clinic_a, clinic_b):
     data = form_data(clinic_a, **{"plan-protocol": str(clinic_b.default_protocol_id)})
     response = client_for(staff_a).post(create_url(clinic_a), data)
-    assert "protocol" in response.context["plan_form"].errors
+    assert "Select a valid choice" in field_error(response, "id_plan-protocol")
+    assert not Patient.objects.filter(record_number="A-900").exists()
 
 
 def test_create_checklist(client_for, staff_a, staff_b, clinic_a, patient_a, caregiver_a, outsider):
@@ -211,7 +231,8 @@ def test_edit_changes_the_plan_and_says_what_moved(client_for, staff_a, clinic_a
     url = reverse("staff:patient_edit", args=[patient_a.public_id])
     client = client_for(staff_a)
     page = client.get(url)
-    assert page.status_code == 200 and page.context["patient_form"].initial["record_number"] == "A-100"
+    assert page.status_code == 200
+    assert page_of(page).find("input", id="id_patient-record_number").attrs["value"] == "A-100"
     surgery = patient_a.plan.surgery_date
     data = form_data(
         clinic_a,
@@ -253,8 +274,13 @@ def test_detail_shows_fills_and_actions(client_for, staff_a, patient_a):
     response = client_for(staff_a).get(reverse("staff:patient", args=[patient_a.public_id]))
     assert response.status_code == 200
     body = response.content.decode()
-    assert "Alice Ames" in body and "A-100" in body and "Hold chemo" in body and "Record the" in body
-    assert response.context["next_fill"].kind == FillKind.CHEMO
+    assert "Alice Ames" in body and "A-100" in body and "Hold chemo" in body
+    # The main button records the next refill: the first chemo fill, not the implant fill at surgery.
+    first_chemo = planned(patient_a)[0]
+    assert first_chemo.kind == FillKind.CHEMO
+    record = reverse("staff:fill_record", args=[patient_a.public_id]) + f"?sequence={first_chemo.sequence}"
+    button = page_of(response).find("a", href=record)
+    assert button.text() == f"Record the {first_chemo.date.day} {first_chemo.date:%b} fill"
 
 
 def test_more_fills_cost_the_patient_page_no_more_queries(client_for, staff_a, clinic_a):
@@ -285,21 +311,22 @@ def test_a_decimal_comma_reads_as_a_decimal_point_in_every_number_field(client_f
     """"30,5" is 30.5 in the reservoir and the flow, as in the fill volumes (never 305)."""
     data = form_data(clinic_a, **{"patient-pump_reservoir_ml": "30,5", "patient-pump_flow_ml_per_day": "1,25"})
     client = client_for(staff_a)
-    form = client.get(create_url(clinic_a)).context["patient_form"]
+    page = page_of(client.get(create_url(clinic_a)))
     for name in ("pump_reservoir_ml", "pump_flow_ml_per_day"):
-        box = str(form[name])
-        assert 'type="text"' in box and 'inputmode="decimal"' in box  # type=number drops the comma
+        box = page.find("input", id=f"id_patient-{name}").attrs
+        assert box["type"] == "text" and box["inputmode"] == "decimal"  # type=number drops the comma
     assert client.post(create_url(clinic_a), data).status_code == 302
     patient = Patient.objects.get(name="Nina New")
     assert str(patient.pump_reservoir_ml) == "30.5" and str(patient.pump_flow_ml_per_day) == "1.25"
 
 
 def test_date_boxes_hint_the_format_and_names_say_their_limit(client_for, staff_a, clinic_a):
-    form = client_for(staff_a).get(create_url(clinic_a)).context["patient_form"]
-    assert "year-month-day" in form.fields["date_of_birth"].help_text
-    assert form.fields["date_of_birth"].widget.attrs["max"] == "2100-12-31"
-    assert "Up to 200 characters." in form.fields["name"].help_text
-    assert 'maxlength="200"' in str(form["name"])
+    response = client_for(staff_a).get(create_url(clinic_a))
+    page = page_of(response)
+    assert "year-month-day" in field_note(response, "id_patient-date_of_birth")
+    assert page.find("input", id="id_patient-date_of_birth").attrs["max"] == "2100-12-31"
+    assert "Up to 200 characters." in field_note(response, "id_patient-name")
+    assert page.find("input", id="id_patient-name").attrs["maxlength"] == "200"
 
 
 def test_error_messages_write_dates_as_the_pages_do(client_for, staff_a, clinic_a, patient_a):
@@ -310,5 +337,5 @@ def test_error_messages_write_dates_as_the_pages_do(client_for, staff_a, clinic_
     after = (TODAY + dt.timedelta(days=1)).isoformat()
     data = form_data(clinic_a, **{"patient-record_number": patient_a.record_number, "plan-surgery_date": after})
     response = client_for(staff_a).post(url, data)
-    errors = " ".join(response.context["plan_form"].errors["surgery_date"])
+    errors = field_error(response, "id_plan-surgery_date")
     assert f"{TODAY:%a} {TODAY.day} {TODAY:%b %Y}" in errors and TODAY.isoformat() not in errors
