@@ -7,7 +7,7 @@ from django.urls import reverse
 from patients.models import Clinic
 from schedules import jobs
 from schedules.models import ClinicClosure, Protocol, ScheduledFill
-from tests.conftest import TODAY
+from tests.conftest import TODAY, field_error, page_of
 from tests.staff_fixtures import messages_of, planned
 
 
@@ -52,9 +52,8 @@ def test_closing_a_weekday_moves_fills_and_says_how_many(client_for, staff_a, cl
 def test_settings_reject_no_open_day_and_a_bad_tolerance(client_for, staff_a, clinic_a):
     data = {"clinic-flow_tolerance_percent": "500", "clinic-default_protocol": ""}
     response = client_for(staff_a).post(settings_url(clinic_a), data)
-    errors = response.context["form"].errors
-    assert "Choose at least one open weekday." in errors["open_days"]
-    assert "flow_tolerance_percent" in errors
+    assert field_error(response, "id_clinic-open_days") == "Choose at least one open weekday."
+    assert "less than or equal to 100" in field_error(response, "id_clinic-flow_tolerance_percent")
     assert Clinic.objects.get(pk=clinic_a.pk).open_weekdays == "01234"
 
 
@@ -74,12 +73,11 @@ def test_bad_closure_lines_say_which_line(client_for, staff_a, clinic_a):
     url = reverse("staff:closures_add", args=[clinic_a.pk])
     response = client_for(staff_a).post(url, {"closures-lines": "2026-04-01\nnext tuesday\n2026-02-30\n1999-01-01"})
     assert response.status_code == 400
-    errors = response.context["closures_form"].errors["lines"]
-    assert errors == [
-        "Line 2: not a date (YYYY-MM-DD).",
-        "Line 3: not a date (YYYY-MM-DD).",
-        "Line 4: choose a date between last year and five years ahead.",
-    ]
+    assert field_error(response, "id_closures-lines") == (
+        "Line 2: not a date (YYYY-MM-DD). "
+        "Line 3: not a date (YYYY-MM-DD). "
+        "Line 4: choose a date between last year and five years ahead."
+    )
     assert not ClinicClosure.objects.exists()
     assert client_for(staff_a).post(url, {"closures-lines": "  \n"}).status_code == 400
 
@@ -113,7 +111,7 @@ def test_protocol_create_and_edit_recompute_plans(client_for, staff_a, clinic_a,
     standard = clinic_a.default_protocol
     edit = reverse("staff:protocol_edit", args=[clinic_a.pk, standard.pk])
     page = client.get(edit)
-    assert page.context["form"].initial["rest_days"] == 14
+    assert page_of(page).find("input", id="id_rest_days").attrs["value"] == "14"
     rest = next(f for f in planned(patient_a) if f.kind == "rest")
     changed = dict(data, name="Standard", rest_days="21", maintenance_infusate="heparinized_saline",
                    maintenance_days="14", cycle_count="6", chemo_infusate="fudr")
@@ -133,10 +131,17 @@ def test_protocol_bad_input(client_for, staff_a, clinic_a):
         "rest2_infusate": "saline", "rest2_days": "",
     }
     response = client_for(staff_a).post(url, data)
-    errors = response.context["form"].errors
-    for field in ("name", "first_chemo_after_days", "cycle_count", "maintenance_infusate", "chemo_infusate",
-                  "chemo_days", "rest_infusate", "rest2_days"):
-        assert field in errors, field
+    shown = {
+        "name": "The clinic already has a protocol with this name.",
+        "first_chemo_after_days": "Ensure this value is greater than or equal to 1.",
+        "cycle_count": "Ensure this value is greater than or equal to 0.",
+        "maintenance_infusate": "Select a valid choice. fudr is not one of the available choices.",
+        "chemo_infusate": "Select a valid choice. heparinized_saline is not one of the available choices.",
+        "chemo_days": "Ensure this value is less than or equal to 90.",
+        "rest_infusate": "Select a valid choice. fudr is not one of the available choices.",
+        "rest2_days": "Give the second rest step both an infusate and its days, or neither.",
+    }
+    assert {field: field_error(response, f"id_{field}") for field in shown} == shown
     assert Protocol.objects.filter(clinic=clinic_a).count() == 1
 
 
