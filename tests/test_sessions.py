@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from patients import services
 from patients.models import CaregiverAccess, UserSession
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, page_of
 
 IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
           "Version/17.4 Mobile/15E148 Safari/604.1")
@@ -20,6 +20,14 @@ def browser(username: str, agent: str) -> Client:
     assert client.post(reverse("login"), {"username": username, "password": PASSWORD}).status_code == 302
     assert client.get(reverse("home")).status_code in (200, 302)
     return client
+
+
+def sign_out_form(client: Client, title: str):
+    """On the signed-in browsers page, the "Sign out this browser" form of the card whose heading starts so."""
+    cards = page_of(client.get(reverse("signed_in_browsers"))).find_all("li", class_="card")
+    card = next(card for card in cards if card.find("h2").text().startswith(title))
+    forms = card.find_all("form")
+    return forms[0] if forms else None
 
 
 def test_the_page_lists_each_signed_in_browser(patient_a, frozen):
@@ -38,8 +46,11 @@ def test_the_page_lists_each_signed_in_browser(patient_a, frozen):
 def test_someone_signs_out_one_other_browser(patient_a, frozen):
     phone = browser("patient_a", IPHONE)
     laptop = browser("patient_a", WINDOWS)
-    other = next(b for b in phone.get(reverse("signed_in_browsers")).context["browsers"] if not b.current)
-    assert phone.post(reverse("signed_in_browsers"), {"session": other.id}).status_code == 302
+    assert sign_out_form(phone, "Mobile Safari on iOS (iPhone) This browser") is None
+    form = sign_out_form(phone, "Chrome on Windows")
+    assert form.find("button").text() == "Sign out this browser"
+    other = form.find("input", name="session").attrs["value"]
+    assert phone.post(reverse("signed_in_browsers"), {"session": other}).status_code == 302
     assert laptop.get(reverse("home")).url.startswith(reverse("login"))
     assert phone.get(reverse("home")).status_code == 200
 
@@ -57,8 +68,9 @@ def test_someone_signs_out_everywhere_else(patient_a, caregiver_a, frozen):
 def test_nobody_can_end_someone_elses_session(patient_a, caregiver_a, frozen):
     phone = browser("patient_a", IPHONE)
     caregivers = browser("caregiver_a", WINDOWS)
-    theirs = caregivers.get(reverse("signed_in_browsers")).context["browsers"][0].id
-    phone.post(reverse("signed_in_browsers"), {"session": theirs})
+    # The caregiver's second browser shows the first one's sign-out form: that is the id someone else might send.
+    theirs = sign_out_form(browser("caregiver_a", IPHONE), "Chrome on Windows").find("input", name="session")
+    phone.post(reverse("signed_in_browsers"), {"session": theirs.attrs["value"]})
     assert caregivers.get(reverse("home")).status_code == 200
 
 
