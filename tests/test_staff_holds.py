@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from schedules import services
 from schedules.models import FillKind, Hold, ScheduledFill, TherapyPlan
-from tests.conftest import TODAY, field_error
+from tests.conftest import TODAY, field_error, page_of
 from tests.staff_fixtures import messages_of, planned
 
 
@@ -161,3 +161,15 @@ def test_end_checklist(client_for, staff_a, staff_b, patient_a, caregiver_a, out
     assert client_for(staff_a).post(reopen).status_code == 302
     services.therapy_end(plan=patient_a.plan, end_date=TODAY, reason="pump_removed")
     assert client_for(staff_a).get(url).status_code == 302
+
+
+def test_the_problem_summary_links_every_error_to_a_control_on_the_page(client_for, staff_a, patient_a):
+    # Radio buttons have no single id: the summary's link for "Which end" must still reach its first option.
+    url = reverse("staff:therapy_end", args=[patient_a.public_id])
+    response = client_for(staff_a).post(url, {"kind": "", "end_date": "", "reason": ""})
+    page = page_of(response)
+    links = [a.attrs["href"] for a in page.find(id="error-summary").find_all("a")]
+    assert len(links) == 3, links
+    for href in links:
+        assert href.startswith("#") and len(href) > 1 and page.find_all(id=href[1:]), href
+    assert "#id_kind_0" in links
