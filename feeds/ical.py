@@ -412,28 +412,29 @@ def _patient_feed(patient: Patient, *, detailed: bool, page_url: str, today: dt.
                     version=version, today=today)
 
 
-@transaction.atomic
 def _rebuild(patient, *, detailed, title, name, page_url, variant, version, today) -> Snapshot:
-    now = timezone.now()
-    plan = TherapyPlan.objects.filter(patient=patient).first()
-    shown, stamps = [], {}
-    if plan is not None:
-        FeedKey.objects.get_or_create(plan=plan)
-        key = FeedKey.objects.select_for_update().get(plan=plan)
-        fills = ScheduledFill.objects.filter(plan=plan, active=True, date__gte=window_start(today))
-        shown = events_of(
-            list(fills), seed=key.seed, today=today, time_zone=patient.clinic.time_zone, detailed=detailed,
-            title=title, clinic=clinic_card(patient), page_url=page_url,
-        )
-        stamps = stamp_events(plan, shown, now=now)
-    body = render(shown, stamps, name=name)
-    etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
-    snapshot = FeedSnapshot.objects.select_for_update().filter(patient=patient, variant=variant).first()
-    if snapshot is None:
-        snapshot = FeedSnapshot(patient=patient, variant=variant, etag=etag, last_modified=_second(now), body=body)
-    elif snapshot.etag != etag:
-        snapshot.etag, snapshot.body = etag, body
-        snapshot.last_modified = later_than(snapshot.last_modified, now)
-    snapshot.version = version
-    snapshot.save()
-    return Snapshot(snapshot.etag, _second(snapshot.last_modified), body)
+    # A with block, not the decorator: the same transaction, and mutmut (make mutation) mutates the body.
+    with transaction.atomic():
+        now = timezone.now()
+        plan = TherapyPlan.objects.filter(patient=patient).first()
+        shown, stamps = [], {}
+        if plan is not None:
+            FeedKey.objects.get_or_create(plan=plan)
+            key = FeedKey.objects.select_for_update().get(plan=plan)
+            fills = ScheduledFill.objects.filter(plan=plan, active=True, date__gte=window_start(today))
+            shown = events_of(
+                list(fills), seed=key.seed, today=today, time_zone=patient.clinic.time_zone, detailed=detailed,
+                title=title, clinic=clinic_card(patient), page_url=page_url,
+            )
+            stamps = stamp_events(plan, shown, now=now)
+        body = render(shown, stamps, name=name)
+        etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+        snapshot = FeedSnapshot.objects.select_for_update().filter(patient=patient, variant=variant).first()
+        if snapshot is None:
+            snapshot = FeedSnapshot(patient=patient, variant=variant, etag=etag, last_modified=_second(now), body=body)
+        elif snapshot.etag != etag:
+            snapshot.etag, snapshot.body = etag, body
+            snapshot.last_modified = later_than(snapshot.last_modified, now)
+        snapshot.version = version
+        snapshot.save()
+        return Snapshot(snapshot.etag, _second(snapshot.last_modified), body)

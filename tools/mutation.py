@@ -11,8 +11,8 @@ reason in docs/mutation-survivors.md). Score = killed / (killed + survived + no 
 
 Each module runs in its own folder (.mutation/<module>/, links to the project plus a pyproject.toml whose
 [tool.mutmut] names that module and its test files only), so a run stays affordable on two busy cores and
-one module's results survive another module's run. mutmut does not mutate decorated functions: the
-@transaction.atomic services are checked through the helpers they call (README, "Mutation testing").
+one module's results survive another module's run. mutmut does not mutate decorated functions, so the
+services and feed writes open `with transaction.atomic():` inside the function instead of the decorator.
 """
 
 import argparse
