@@ -29,21 +29,46 @@ ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / ".mutation"
 MUTMUT = Path(sys.executable).with_name("mutmut")
 
-# module name -> (source file, the tests that speak for it, the score issue 16 asks for)
+# Tests of feeds/answers.py and feeds/fetchlog.py, deselected (-k) where a module's score is about something else.
+FEED_MACHINERY = (
+    "not (rate_limit or redis or fetches or stale_answer or answers_from_memory or never_logged or history_page"
+    " or is_404_for_anyone or needs_sign_in or takes_effect_at_once or other_methods or last_fetched)"
+)
+# module name -> (source file, the tests that speak for it (pytest arguments), the score issue 16 asks for)
 MODULES = {
     "engine": ("schedules/engine.py", ["tests/test_engine.py"], 95),
     "access": ("patients/access.py", ["tests/test_access.py", "tests/test_access_matrix.py"], 95),
-    "ical": ("feeds/ical.py", ["tests/test_feeds.py", "tests/test_subscriptions.py"], 85),
-    "subscriptions": ("feeds/subscriptions.py", ["tests/test_subscriptions.py", "tests/test_feeds.py"], 85),
+    # What a feed holds: test_feeds (English) and the Spanish feeds, less the tests of the fetch machinery around
+    # it (rate limits, Redis answers, fetch counts, log lines, who may download): they never fail for a wrong
+    # event, and a surviving mutant of a function every fetch reaches would wait for all of them.
+    "ical": (
+        "feeds/ical.py",
+        ["tests/test_feeds.py",
+         "tests/test_spanish.py::test_a_spanish_discreet_feed_carries_no_patient_identifier_and_no_drug_name",
+         "tests/test_spanish.py::test_a_spanish_detailed_feed_speaks_spanish_and_keeps_english_uids_apart",
+         "-k", FEED_MACHINERY],
+        85,
+    ),
+    # Managing links (test_subscriptions), and of test_feeds the tests of what a link answers once it is stopped,
+    # replaced, its caregiver's access ends, or the patient's feed settings change.
+    "subscriptions": (
+        "feeds/subscriptions.py",
+        ["tests/test_subscriptions.py", "tests/test_feeds.py", "-k",
+         "test_subscriptions or stopped or replaced or caregivers_link or unknown_and_malformed or takes_effect_at_once"
+         " or chooses_the_title"],
+        85,
+    ),
     "services": (
         "schedules/services.py",
-        ["tests/test_schedule_services.py", "tests/test_staff_holds.py", "tests/test_staff_patients.py",
-         "tests/test_staff_settings.py", "tests/test_calendar.py"],
+        # The service tests, and the staff pages that call each write (fills, holds, ends, patients, settings);
+        # test_promises for closures and tolerance. (test_calendar, pure functions of the engine, reaches none.)
+        ["tests/test_schedule_services.py", "tests/test_staff_fills.py", "tests/test_staff_holds.py",
+         "tests/test_staff_patients.py", "tests/test_staff_settings.py", "tests/test_promises.py"],
         85,
     ),
 }
 # What a test run needs besides the mutated module's own folder (copied by mutmut as source_paths).
-PROJECT = ["pumpcare", "patients", "schedules", "clinic", "portal", "feeds", "notices", "templates", "static",
+PROJECT = ["pumpcare", "patients", "schedules", "clinic", "portal", "feeds", "notices", "templates", "static", "locale",
            "tests", "manage.py", "docs", "README.md"]
 
 # mutmut's exit codes (mutmut/stats.py): 1 and 3 are a failing test run, 0 a passing one.
@@ -131,13 +156,14 @@ def report(names: list[str], *, show_survivors: bool) -> bool:
         judged = counts["killed"] + counts["survived"] + counts["no tests"]
         score = 100 * counts["killed"] / judged if judged else 0.0
         target = MODULES[name][2]
-        met = judged > 0 and score >= target
-        all_met &= met
         unjudged = counts["not run"] + counts["other"]
+        met = judged > 0 and not unjudged and score >= target  # an interrupted run has not met anything yet
+        all_met &= met
         extra = f" ({counts['not run']} not run, {counts['other']} other)" if unjudged else ""
+        verdict = "ok" if met else "INCOMPLETE" if unjudged else "BELOW"
         print(
             f"{name:<14} {sum(counts.values()):>7} {counts['killed']:>7} {counts['survived']:>9} "
-            f"{counts['no tests']:>9} {score:>6.1f}%  >={target}% {'ok' if met else 'BELOW'}{extra}"
+            f"{counts['no tests']:>9} {score:>6.1f}%  >={target}% {verdict}{extra}"
         )
         if show_survivors:
             for key in survivors:
