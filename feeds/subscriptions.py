@@ -161,7 +161,7 @@ def stopped_since(subscription: CalendarSubscription) -> dt.datetime | None:
     """None while the link works; else when it stopped (revoked, or its caregiver's access ended)."""
     if subscription.revoked_at is not None:
         return subscription.revoked_at
-    if subscription.owner_id is None or subscription_is_live(subscription):
+    if subscription_is_live(subscription):
         return None
     ended = subscription.patient.caregiver_grants.filter(user_id=subscription.owner_id).aggregate(Max("revoked_at"))
     # No ended grant on record (e.g. the account was deactivated): stopped as of now, so the grace period applies.

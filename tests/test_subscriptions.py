@@ -4,13 +4,15 @@ import datetime as dt
 import hashlib
 import re
 
+import icalendar
 import pytest
 from django.contrib.sessions.models import Session
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from feeds import subscriptions
 from schedules.models import CalendarSubscription
-from tests.conftest import page_queries
+from tests.conftest import NOW, page_queries
 
 LINK = re.compile(r'value="(http://testserver/feeds/([A-Za-z0-9_-]+)\.ics)"')
 
@@ -238,6 +240,36 @@ def test_new_link_stops_the_old_one_and_shows_the_new(client, client_for, patien
     assert client.get(reverse("feeds:feed", kwargs={"token": new_token})).status_code == 200
 
 
+def test_a_new_link_stops_the_old_one_at_once_though_a_calendar_app_just_fetched_it(client, client_for, patient_a):
+    subscription, old_token = subscriptions.subscription_create(
+        patient=patient_a, name="Phone", detail="discreet", by=patient_a.user
+    )
+    old_url = reverse("feeds:feed", kwargs={"token": old_token})
+    assert b"VEVENT" in client.get(old_url).content  # the answer is cached now
+    assert client_for(patient_a.user).post(sub_url("rotate", subscription)).status_code == 200
+    old = client.get(old_url)
+    assert b"(stopped)" in old.content and b"VEVENT" not in old.content
+    subscription.refresh_from_db()
+    assert subscription.rotated_at == NOW
+
+
+def test_a_replaced_link_names_its_emptied_calendar_as_the_patient_renames_it(client, client_for, patient_a):
+    subscription, old_token = subscriptions.subscription_create(
+        patient=patient_a, name="Phone", detail="discreet", by=patient_a.user
+    )
+    subscriptions.subscription_rotate(subscription=subscription)
+    old_url = reverse("feeds:feed", kwargs={"token": old_token})
+
+    def name() -> str:
+        return str(icalendar.Calendar.from_ical(client.get(old_url).content)["X-WR-CALNAME"])
+
+    assert name() == "Clinic visits (stopped)"
+    settings_url = reverse("feeds:settings", kwargs={"public_id": patient_a.public_id})
+    data = {"discreet_title": "Appointment", "calendar_name": "Mum's visits"}
+    assert client_for(patient_a.user).post(settings_url, data).status_code == 302
+    assert name() == "Mum's visits (stopped)"
+
+
 def test_stop(client, client_for, patient_a):
     subscription, token = subscriptions.subscription_create(
         patient=patient_a, name="Phone", detail="discreet", by=patient_a.user
@@ -284,8 +316,15 @@ def test_services_are_audited(patient_a):
     subscriptions.subscription_rotate(subscription=subscription)
     subscriptions.subscription_revoke(subscription=subscription)
     assert [h.history_type for h in subscription.history.order_by("history_id")] == ["+", "~", "~", "~"]
-    with pytest.raises(ValueError, match="stopped"):
+    with pytest.raises(ValueError, match=r"^A stopped calendar link cannot be renewed\.$"):
         subscriptions.subscription_rotate(subscription=subscription)
+
+
+def test_a_caregiver_cannot_set_up_a_calendar_with_drug_names_even_bypassing_the_form(patient_a, caregiver_a):
+    refused = r"^\['Only the patient or their clinic can set up a calendar with drug names\.'\]$"
+    with pytest.raises(ValidationError, match=refused):
+        subscriptions.subscription_create(patient=patient_a, name="Tablet", detail="detailed", by=caregiver_a)
+    assert not CalendarSubscription.objects.exists()
 
 
 def test_a_caregiver_is_offered_only_what_the_server_gives(client_for, patient_a, caregiver_a):
