@@ -86,24 +86,9 @@ def clinic_calendar(clinic: Clinic, closures: Iterable[dt.date]) -> engine.Clini
 
 
 def engine_recorded(fills: Iterable[RecordedFill]) -> tuple[engine.RecordedFill, ...]:
-    def ml(value):
-        return None if value is None else float(value)
-
     return tuple(
-        engine.RecordedFill(f.date, engine.Infusate(f.infusate), ml(f.volume_in_ml), ml(f.volume_returned_ml))
+        engine.RecordedFill(f.date, engine.Infusate(f.infusate), _ml(f.volume_in_ml), _ml(f.volume_returned_ml))
         for f in sorted(fills, key=lambda f: f.date)
-    )
-
-
-def project_plan(plan: TherapyPlan, *, calendar: engine.ClinicCalendar, today: dt.date) -> list[engine.Fill]:
-    """The engine's fills for a plan whose recorded fills and holds are loaded (or prefetched)."""
-    return engine.project(
-        engine_plan(plan),
-        calendar,
-        today=today,
-        recorded=engine_recorded(plan.recorded_fills.all()),
-        holds=frozenset(h.key for h in plan.holds.all()),
-        horizon_days=settings.SCHEDULE_HORIZON_DAYS,
     )
 
 
@@ -567,7 +552,7 @@ def patient_save(*, patient, plan: TherapyPlan) -> RecomputeResult:
         return plan_save(plan=plan)
 
 
-def plan_preview(*, plan: TherapyPlan, clinic: Clinic, count: int = 8) -> list[engine.Fill]:
+def plan_preview(*, plan: TherapyPlan, clinic: Clinic, count: int) -> list[engine.Fill]:
     """The first fills an unsaved plan would produce, from today's clinic calendar and the plan's recorded fills."""
     calendar = clinic_calendar(clinic, clinic.closures.values_list("date", flat=True))
     recorded: tuple[engine.RecordedFill, ...] = ()

@@ -50,8 +50,9 @@ def test_recording_the_same_day_twice_is_refused_and_keeps_one_record(patient_a,
 def test_a_correction_keeps_the_old_values_and_who_changed_them(patient_a, staff_a):
     fill, _ = services.fill_record(plan=patient_a.plan, date=TODAY, infusate="fudr", by=staff_a, volume_in_ml=30)
     services.fill_correct(fill=fill, by=staff_a, volume_in_ml=28)
-    versions = list(fill.history.order_by("history_date").values_list("volume_in_ml", flat=True))
-    assert [float(v) for v in versions] == [30.0, 28.0]
+    versions = list(fill.history.order_by("history_date").values_list("volume_in_ml", "history_change_reason",
+                                                                      "history_user"))
+    assert [(float(v), why, who) for v, why, who in versions] == [(30.0, None, None), (28.0, "corrected", staff_a.pk)]
 
 
 def test_a_hold_turns_the_chemo_fill_into_rest_and_shows(patient_a, staff_a):
@@ -69,10 +70,22 @@ def test_ending_therapy_cancels_the_future_fills_and_reopening_brings_them_back(
     future = [r.pk for r in planned(patient_a) if r.date > TODAY]
     services.therapy_end(plan=plan, end_date=TODAY, reason="pump_removed")
     assert not ScheduledFill.objects.filter(pk__in=future, active=True).exists()
+    ended = TherapyPlan.objects.get(pk=plan.pk)
+    assert (ended.status, ended.end_date, ended.end_reason, ended.end_note) == ("ended", TODAY, "pump_removed", "")
     cancelled = ScheduledFill.objects.get(pk=future[0])
     services.therapy_reopen(plan=plan)
     reopened = ScheduledFill.objects.get(pk=future[0])
     assert reopened.active and reopened.revision > cancelled.revision
+    plan = TherapyPlan.objects.get(pk=plan.pk)
+    assert (plan.status, plan.end_date, plan.end_reason, plan.end_note) == ("active", None, "", "")
+
+
+def test_reopening_an_ended_chemotherapy_clears_its_end(patient_a):
+    plan = patient_a.plan
+    services.therapy_end(plan=plan, end_date=TODAY + dt.timedelta(days=30), reason="toxicity", note="ALP")
+    services.therapy_reopen(plan=plan)
+    plan = TherapyPlan.objects.get(pk=plan.pk)
+    assert (plan.chemo_end_date, plan.chemo_end_reason, plan.chemo_end_note) == (None, "", "")
 
 
 def test_end_before_surgery_is_refused_and_nothing_changes(patient_a):
@@ -131,6 +144,25 @@ def test_a_protocol_cannot_maintain_with_chemotherapy(clinic_a):
         services.protocol_save(protocol=protocol)
 
 
+def test_a_hold_is_refused_on_a_fill_that_is_no_longer_a_planned_chemo_fill(patient_a, patient_b, staff_a):
+    """What the hold page says when the schedule changed since it was shown (hold_add's own check)."""
+    plan = patient_a.plan
+    refused = r"^\['That fill is no longer a planned chemo fill: look at the schedule again\.'\]$"
+    first_chemo = planned(patient_a)[0]
+    services.fill_record(plan=plan, date=TODAY, infusate="fudr", by=staff_a)
+    rest = next(r for r in planned(patient_a) if r.kind == FillKind.REST)
+    # Recorded since; a rest fill; (patient_b's fill of the same number is a planned chemo fill: not this one).
+    assert ScheduledFill.objects.get(plan=patient_b.plan, sequence=first_chemo.sequence).kind == FillKind.CHEMO
+    for sequence in (first_chemo.sequence, rest.sequence):
+        with pytest.raises(ValidationError, match=refused):
+            services.hold_add(plan=plan, sequence=sequence, reason="ALP rising", by=staff_a)
+    chemo = next(r for r in planned(patient_a) if r.kind == FillKind.CHEMO)
+    services.therapy_end(plan=plan, end_date=TODAY, reason="pump_removed")  # the chemo fill is cancelled
+    with pytest.raises(ValidationError, match=refused):
+        services.hold_add(plan=plan, sequence=chemo.sequence, reason="ALP rising", by=staff_a)
+    assert not Hold.objects.exists()
+
+
 def test_a_hold_stays_on_its_chemo_fill_when_an_earlier_chemo_is_held_at_the_visit(patient_a, staff_a):
     plan = patient_a.plan
     services.fill_record(plan=plan, date=TODAY, infusate="fudr", by=staff_a)  # cycle 1
@@ -146,3 +178,53 @@ def test_a_hold_stays_on_its_chemo_fill_when_an_earlier_chemo_is_held_at_the_vis
     assert services.holds_by_sequence(planned(patient_a), Hold.objects.filter(plan=plan)) == {
         held.sequence: Hold.objects.get(plan=plan)
     }
+
+
+def test_a_recorded_fill_keeps_its_time_and_note_and_none_when_not_given(patient_a, staff_a):
+    plan = patient_a.plan
+    services.fill_record(plan=plan, date=TODAY - dt.timedelta(days=1), infusate="fudr", by=staff_a,
+                         appointment_time=dt.time(9, 30), note="Pump site checked")
+    services.fill_record(plan=plan, date=TODAY, infusate="heparinized_saline", by=staff_a)
+    kept = list(plan.recorded_fills.order_by("date").values_list("appointment_time", "note"))
+    assert kept == [(dt.time(9, 30), "Pump site checked"), (None, "")]
+    timed = ScheduledFill.objects.get(plan=plan, date=TODAY - dt.timedelta(days=1))
+    assert timed.recorded and timed.appointment_time == dt.time(9, 30)
+
+
+def test_a_fill_recorded_meanwhile_is_not_recorded_twice(patient_a, patient_b, staff_a):
+    """The record form carries the fill's number: if someone recorded that fill since (on any day), nothing is
+    added; another patient's fill of the same number, or an extra visit, does not stand in the way."""
+    first = planned(patient_a)[0]
+    services.fill_record(plan=patient_b.plan, date=TODAY, infusate="fudr", by=staff_a)  # patient_b's fill number 1
+    assert ScheduledFill.objects.get(plan=patient_b.plan, sequence=first.sequence).recorded
+    services.fill_record_expected(plan=patient_a.plan, sequence=first.sequence, date=TODAY - dt.timedelta(days=1),
+                                  infusate="fudr", by=staff_a)
+    with pytest.raises(services.FillAlreadyRecorded):
+        services.fill_record_expected(plan=patient_a.plan, sequence=first.sequence, date=TODAY, infusate="fudr",
+                                      by=staff_a)
+    services.fill_record_expected(plan=patient_a.plan, sequence=None, date=TODAY, infusate="heparinized_saline",
+                                  by=staff_a)
+    assert list(patient_a.plan.recorded_fills.order_by("date").values_list("infusate", flat=True)) == [
+        "fudr", "heparinized_saline"
+    ]
+
+
+def test_a_cycle_held_twice_holds_two_visits_then_gives_its_chemo(patient_a, patient_b, staff_a):
+    # patient_b's own hold of a chemo fill of the same cycle number counts for patient_b only.
+    other = next(r for r in planned(patient_b) if r.kind == FillKind.CHEMO and r.date > TODAY)
+    services.hold_add(plan=patient_b.plan, sequence=other.sequence, reason="Platelets low", by=staff_a)
+    plan = patient_a.plan
+    services.fill_record(plan=plan, date=TODAY, infusate="fudr", by=staff_a)
+    chemo = next(r for r in planned(patient_a) if r.kind == FillKind.CHEMO)
+    assert chemo.cycle == other.cycle and other.sequence <= chemo.sequence
+    services.hold_add(plan=plan, sequence=chemo.sequence, reason="ALP rising", by=staff_a)
+    again = next(r for r in planned(patient_a) if r.kind == FillKind.CHEMO)  # the same cycle's chemo, a visit on
+    assert again.cycle == chemo.cycle and again.sequence == chemo.sequence + 1
+    services.hold_add(plan=plan, sequence=again.sequence, reason="ALP still rising", by=staff_a)
+    following = [(r.sequence, r.kind, r.cycle) for r in planned(patient_a) if r.sequence >= chemo.sequence][:3]
+    assert following == [
+        (chemo.sequence, FillKind.HELD, chemo.cycle),
+        (chemo.sequence + 1, FillKind.HELD, chemo.cycle),
+        (chemo.sequence + 2, FillKind.CHEMO, chemo.cycle),
+    ]
+    assert sorted(plan.holds.values_list("attempt", flat=True)) == [1, 2]

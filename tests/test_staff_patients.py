@@ -1,10 +1,12 @@
 """Patients: the searchable list, and create / edit with a preview of the first fills before saving."""
 
 import datetime as dt
+import re
 import uuid
 
 import pytest
 from django.urls import reverse
+from django.utils.formats import date_format
 
 from patients.models import Patient
 from schedules import services
@@ -339,3 +341,40 @@ def test_error_messages_write_dates_as_the_pages_do(client_for, staff_a, clinic_
     response = client_for(staff_a).post(url, data)
     errors = field_error(response, "id_plan-surgery_date")
     assert f"{TODAY:%a} {TODAY.day} {TODAY:%b %Y}" in errors and TODAY.isoformat() not in errors
+
+
+def test_the_preview_of_an_unchanged_plan_is_the_schedule_with_its_fills_holds_and_closures(
+    client_for, staff_a, clinic_a, patient_a, settings
+):
+    """Editing a patient in therapy: "Preview fills" starts from what happened (a late fill, a hold, a closure),
+    as the stored schedule does, and stops where it stops (the horizon)."""
+    settings.SCHEDULE_HORIZON_DAYS = 50  # fewer fills than the preview's eight
+    plan = patient_a.plan
+    services.fill_record(plan=plan, date=TODAY, infusate="fudr", by=staff_a)  # the first chemo, 6 days late
+    chemo = ScheduledFill.objects.filter(plan=plan, kind=FillKind.CHEMO, recorded=False).order_by("sequence").first()
+    services.hold_add(plan=plan, sequence=chemo.sequence, reason="ALP rising", by=staff_a)
+    rest = ScheduledFill.objects.get(plan=plan, sequence=chemo.sequence - 1)
+    services.closures_add(clinic=clinic_a, days={rest.date: "Staff day"}, by=staff_a)
+    services.recompute_plans([plan])
+    stored = list(ScheduledFill.objects.filter(plan=plan, active=True).order_by("sequence"))
+    assert 3 < len(stored) < 8
+
+    data = form_data(clinic_a, preview="1", **{
+        "patient-name": patient_a.name, "patient-record_number": patient_a.record_number,
+        "patient-date_of_birth": patient_a.date_of_birth.isoformat(),
+        "patient-pump_reservoir_ml": str(patient_a.pump_reservoir_ml),
+        "patient-pump_flow_ml_per_day": str(patient_a.pump_flow_ml_per_day),
+        "plan-surgery_date": plan.surgery_date.isoformat(),
+    })
+    del data["save"]
+    response = client_for(staff_a).post(reverse("staff:patient_edit", args=[patient_a.public_id]), data)
+    assert response.status_code == 200
+    listed = re.search(r'<ol class="list-unstyled preview-list">(.*?)</ol>', response.content.decode(), re.S).group(1)
+    items = [re.sub(r"<[^>]+>", "", item).strip() for item in re.findall(r"<li>(.*?)</li>", listed, re.S)]
+    assert [item.split(":")[0] for item in items] == [
+        date_format(row.date, "SHORT_WEEKDAY_DAY_MONTH_YEAR_FORMAT") for row in stored
+    ]
+    said = dict(zip([row.sequence for row in stored], items, strict=True))
+    assert said[chemo.sequence - 2].endswith("(chemo, cycle 1) · recorded")
+    assert "moved from" in said[rest.sequence]
+    assert said[chemo.sequence].endswith("(chemo held)")

@@ -62,6 +62,7 @@ def test_add_several_closures_at_once(client_for, staff_a, clinic_a, patient_a):
     url = reverse("staff:closures_add", args=[clinic_a.pk])
     response = client_for(staff_a).post(url, {"closures-lines": lines}, follow=True)
     assert sorted(c.name for c in ClinicClosure.objects.filter(clinic=clinic_a)) == ["", "Staff day"]
+    assert {c.history.get().history_user for c in ClinicClosure.objects.filter(clinic=clinic_a)} == {staff_a}
     assert any(m.startswith("2 closure dates added.") for m in messages_of(response))
     # The same dates again: kept once.
     response = client_for(staff_a).post(url, {"closures-lines": lines}, follow=True)
