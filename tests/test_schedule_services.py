@@ -204,8 +204,8 @@ def test_a_fill_recorded_meanwhile_is_not_recorded_twice(patient_a, patient_b, s
                                       by=staff_a)
     services.fill_record_expected(plan=patient_a.plan, sequence=None, date=TODAY, infusate="heparinized_saline",
                                   by=staff_a)
-    assert list(patient_a.plan.recorded_fills.order_by("date").values_list("infusate", flat=True)) == [
-        "fudr", "heparinized_saline"
+    assert list(patient_a.plan.recorded_fills.order_by("date").values_list("infusate", "note")) == [
+        ("fudr", ""), ("heparinized_saline", "")
     ]
 
 
@@ -228,3 +228,7 @@ def test_a_cycle_held_twice_holds_two_visits_then_gives_its_chemo(patient_a, pat
         (chemo.sequence + 2, FillKind.CHEMO, chemo.cycle),
     ]
     assert sorted(plan.holds.values_list("attempt", flat=True)) == [1, 2]
+    # The next cycle's chemo fill is its first attempt, whatever the cycle before needed.
+    later = next(r for r in planned(patient_a) if r.kind == FillKind.CHEMO and r.cycle == chemo.cycle + 1)
+    services.hold_add(plan=plan, sequence=later.sequence, reason="ALP rising again", by=staff_a)
+    assert ScheduledFill.objects.get(plan=plan, sequence=later.sequence).kind == FillKind.HELD

@@ -3,6 +3,7 @@
 import datetime as dt
 import threading
 import uuid
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -239,3 +240,13 @@ def test_an_overdue_fill_is_flagged_on_the_patient_page_and_the_record_form(clie
     form = client.get(reverse("staff:fill_record", args=[patient_a.public_id])).content.decode()
     badge = '<span class="badge text-bg-danger">Overdue</span>'
     assert badge in page and badge in form
+
+
+def test_the_patient_page_shows_the_measured_flow_of_a_refill(client_for, staff_a, patient_a):
+    # 30 mL in at the first chemo fill, 6 days ago; 22.7 mL back today: 7.3 mL in 6 days is 1.22 mL/day.
+    services.fill_record(plan=patient_a.plan, date=TODAY - dt.timedelta(days=6), infusate="fudr", by=staff_a,
+                         volume_in_ml=Decimal("30"))
+    services.fill_record(plan=patient_a.plan, date=TODAY, infusate="heparinized_saline", by=staff_a,
+                         volume_returned_ml=Decimal("22.7"))
+    page = client_for(staff_a).get(reverse("staff:patient", args=[patient_a.public_id])).content.decode()
+    assert "flow 1.22 mL/day" in page

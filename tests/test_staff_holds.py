@@ -51,6 +51,20 @@ def test_a_hold_needs_a_reason_and_a_future_chemo_fill(client_for, staff_a, pati
     assert Hold.objects.count() == 1 and response.status_code == 200
 
 
+def test_a_chemo_fill_held_twice_offers_to_undo_each_hold(client_for, staff_a, patient_a):
+    client = client_for(staff_a)
+    url = reverse("staff:hold_add", args=[patient_a.public_id])
+    first = future_chemo(patient_a)
+    client.post(url, {"sequence": first.sequence, "reason": "ALP rising"})
+    again = future_chemo(patient_a)  # the same cycle's chemo, one visit later
+    assert again.cycle == first.cycle and again.sequence == first.sequence + 1
+    client.post(url, {"sequence": again.sequence, "reason": "ALP still rising"})
+    page = client.get(reverse("staff:patient", args=[patient_a.public_id])).content.decode()
+    assert page.count("Undo hold") == 2
+    for hold in Hold.objects.all():
+        assert reverse("staff:hold_remove", args=[patient_a.public_id, hold.pk]) in page
+
+
 def test_hold_checklist(client_for, staff_a, staff_b, patient_a, caregiver_a, outsider):
     chemo = future_chemo(patient_a)
     url = reverse("staff:hold_add", args=[patient_a.public_id])

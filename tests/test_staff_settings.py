@@ -70,6 +70,13 @@ def test_add_several_closures_at_once(client_for, staff_a, clinic_a, patient_a):
     assert any(m.startswith("0 closure dates added.") for m in messages_of(response))
 
 
+def test_a_long_closure_name_is_kept_to_its_first_100_characters(client_for, staff_a, clinic_a):
+    name = "Staff training day and the clinic's yearly move " * 4  # about 200 characters
+    line = f"{(TODAY + dt.timedelta(days=7)).isoformat()} {name}"
+    client_for(staff_a).post(reverse("staff:closures_add", args=[clinic_a.pk]), {"closures-lines": line})
+    assert ClinicClosure.objects.get(clinic=clinic_a).name == name.strip()[:100]
+
+
 def test_bad_closure_lines_say_which_line(client_for, staff_a, clinic_a):
     url = reverse("staff:closures_add", args=[clinic_a.pk])
     response = client_for(staff_a).post(url, {"closures-lines": "2026-04-01\nnext tuesday\n2026-02-30\n1999-01-01"})
