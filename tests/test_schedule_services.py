@@ -232,3 +232,17 @@ def test_a_cycle_held_twice_holds_two_visits_then_gives_its_chemo(patient_a, pat
     later = next(r for r in planned(patient_a) if r.kind == FillKind.CHEMO and r.cycle == chemo.cycle + 1)
     services.hold_add(plan=plan, sequence=later.sequence, reason="ALP rising again", by=staff_a)
     assert ScheduledFill.objects.get(plan=plan, sequence=later.sequence).kind == FillKind.HELD
+
+
+def test_plans_are_recomputed_by_id_or_by_plan_and_each_counted_once(clinic_a, patient_a, patient_b):
+    due = planned(patient_a)[1]
+    ClinicClosure.objects.create(clinic=clinic_a, date=due.date, name="Staff day")  # no service: nothing moved yet
+    result = services.recompute_plans([patient_a.plan.pk, patient_b.plan])
+    assert result.plans == 2
+    assert ScheduledFill.objects.get(pk=due.pk).date != due.date
+    assert next(m.sequence for m in result.moves if m.plan_id == patient_a.plan.pk) == due.sequence
+
+
+def test_closures_added_outside_a_request_keep_who_added_them(clinic_a, staff_a):
+    services.closures_add(clinic=clinic_a, days={TODAY + dt.timedelta(days=9): "Inventory"}, by=staff_a)
+    assert ClinicClosure.objects.get(clinic=clinic_a).history.get().history_user == staff_a
