@@ -246,3 +246,17 @@ def test_plans_are_recomputed_by_id_or_by_plan_and_each_counted_once(clinic_a, p
 def test_closures_added_outside_a_request_keep_who_added_them(clinic_a, staff_a):
     services.closures_add(clinic=clinic_a, days={TODAY + dt.timedelta(days=9): "Inventory"}, by=staff_a)
     assert ClinicClosure.objects.get(clinic=clinic_a).history.get().history_user == staff_a
+
+
+def test_chemotherapy_turns_into_maintenance_after_the_plans_last_cycle(clinic_a):
+    def kinds(patient):
+        return [r.kind for r in ScheduledFill.objects.filter(plan__patient=patient, active=True).order_by("sequence")]
+
+    two = kinds(make_patient(clinic_a, "Cora Two", "A-401", surgery=TODAY - dt.timedelta(days=20), cycle_count=2))
+    assert two[:5] == [FillKind.IMPLANT, FillKind.CHEMO, FillKind.REST, FillKind.CHEMO, FillKind.REST]
+    assert len(two) > 6 and set(two[5:]) == {FillKind.MAINTENANCE}
+    six = kinds(make_patient(clinic_a, "Cora Six", "A-402", surgery=TODAY - dt.timedelta(days=20)))  # the protocol's
+    assert six.count(FillKind.CHEMO) == 6 and six[-1] == FillKind.MAINTENANCE
+    endless = kinds(make_patient(clinic_a, "Cora Open", "A-403", surgery=TODAY - dt.timedelta(days=20),
+                                 open_ended=True))
+    assert endless.count(FillKind.CHEMO) > 6 and FillKind.MAINTENANCE not in endless
