@@ -584,13 +584,15 @@ def closures_add(request, clinic_id: int):
     try:
         added, updating = services.closures_add(clinic=clinic, days=days, by=request.user)
     except services.ClosuresChanged:
-        messages.error(request, "Someone else added closures at the same moment, so none of yours were added. "
-                                "Check the list below, then add the dates that are still missing.")
+        messages.error(request, _("Someone else added closures at the same moment, so none of yours were added. "
+                                  "Check the list below, then add the dates that are still missing."))
         return back
     already = len(days) - added
-    prefix = f"{added} closure date{'s' if added != 1 else ''} added."
+    prefix = ngettext("%(count)d closure date added.", "%(count)d closure dates added.", added) % {"count": added}
     if already:
-        prefix += f" {already} {'was' if already == 1 else 'were'} already closed."
+        prefix += " " + ngettext("%(count)d was already closed.", "%(count)d were already closed.", already) % {
+            "count": already
+        }
     _say_updating(request, updating, prefix=prefix)
     return back
 
