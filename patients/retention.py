@@ -16,7 +16,8 @@ def delete_in_batches(queryset, *, dry_run: bool) -> int:
         return queryset.count()
     deleted = 0
     while ids := list(queryset.values_list("pk", flat=True)[:DELETE_BATCH]):
-        deleted += queryset.model.objects.filter(pk__in=ids).delete()[0]
+        # The rule's conditions again: a row that changed since it was picked (reactivated) stays.
+        deleted += queryset.filter(pk__in=ids).delete()[0]
     return deleted
 
 

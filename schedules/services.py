@@ -338,8 +338,9 @@ def _update_rows(rows: list[tuple]) -> None:
                 + f") AS v({', '.join(names)}) WHERE {table}.{pk} = v.{names[-1]}"
             )
             for start in range(0, len(params), UPDATE_BATCH):
-                cursor.execute(sql, [list(column) for column in zip(*params[start : start + UPDATE_BATCH],
-                                                                    strict=True)])
+                batch = params[start : start + UPDATE_BATCH]
+                cursor.execute(sql, [list(column) for column in zip(*batch, strict=True)])
+                _check_updated(cursor.rowcount, len(batch))
             return
         sql = (
             f"UPDATE {table} SET "  # noqa: S608
@@ -347,7 +348,20 @@ def _update_rows(rows: list[tuple]) -> None:
             + f" WHERE {pk} = %s"
         )
         for start in range(0, len(params), UPDATE_BATCH):
-            cursor.executemany(sql, params[start : start + UPDATE_BATCH])
+            batch = params[start : start + UPDATE_BATCH]
+            cursor.executemany(sql, batch)
+            _check_updated(cursor.rowcount, len(batch))
+
+
+class RowsVanished(RuntimeError):
+    """A stored row the recompute read was gone when it wrote it (deleted meanwhile, e.g. by the prune)."""
+
+
+def _check_updated(updated: int, expected: int) -> None:
+    # A plan's digest says its rows are current: a write that missed a row must not commit, or every later
+    # recompute would trust the digest and never put the row back. Rolled back, the plan is recomputed again.
+    if updated != expected:
+        raise RowsVanished(f"{expected - updated} of {expected} stored fills were gone when written")
 
 
 def _locked(plan: TherapyPlan) -> TherapyPlan:

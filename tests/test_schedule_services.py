@@ -260,3 +260,29 @@ def test_chemotherapy_turns_into_maintenance_after_the_plans_last_cycle(clinic_a
     endless = kinds(make_patient(clinic_a, "Cora Open", "A-403", surgery=TODAY - dt.timedelta(days=20),
                                  open_ended=True))
     assert endless.count(FillKind.CHEMO) > 6 and FillKind.MAINTENANCE not in endless
+
+
+def test_a_stored_fill_deleted_while_the_recompute_writes_it_rolls_the_write_back(patient_a):
+    """The plan's digest would call its rows current: a write that missed a row (the daily prune deleted it
+    meanwhile) must fail, so the batch rolls back and the plan is recomputed, rather than lose the row for good."""
+    row = ScheduledFill.objects.filter(plan=patient_a.plan).first()
+    values = ScheduledFill.objects.filter(pk=row.pk).values_list(*services._UPDATED_FIELDS).get()
+    services._update_rows([(*values, row.pk)])  # the row is there: written
+    row.delete()
+    with pytest.raises(services.RowsVanished):
+        services._update_rows([(*values, row.pk)])
+
+
+def test_a_measured_flow_of_zero_still_says_why_the_visit_is_flagged(db):
+    from types import SimpleNamespace
+
+    from django.template.loader import render_to_string
+
+    def badges(**flow):
+        fill = SimpleNamespace(date=TODAY, recorded=True, held=False, moved_from=None, closed_day=False,
+                               capacity_warning=False, flow_deviation=False, active=True, kind="chemo", **flow)
+        return render_to_string("clinic/_fill_badges.html", {"fill": fill, "today": TODAY})
+
+    assert "Last measured flow 0.00 mL/day: out of tolerance" in badges(deviating_flow=0.0)  # the pump stopped
+    assert "Last measured flow" not in badges(deviating_flow=None)
+    assert "Last measured flow" not in badges()  # a fill from a page that does not ask

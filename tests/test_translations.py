@@ -11,6 +11,8 @@ from pathlib import Path
 import polib
 import pytest
 from django.conf import settings
+from django.utils import translation
+from django.utils.translation import ngettext
 
 PO = Path(settings.BASE_DIR) / "locale" / "es" / "LC_MESSAGES" / "django.po"
 MO = PO.with_suffix(".mo")
@@ -23,6 +25,18 @@ def test_every_spanish_message_is_translated_and_none_is_fuzzy():
     assert not untranslated, f"Translate these in {PO.name}: {untranslated}"
     assert not fuzzy, f"Review these fuzzy entries in {PO.name} and remove the flag: {fuzzy}"
     assert not catalogue.metadata_is_fuzzy
+
+
+def test_every_plural_has_each_form_spanish_counts_with():
+    """Spanish has three plural forms (Plural-Forms): a message with two falls back to English for 2, 3, ..."""
+    catalogue = polib.pofile(str(PO))
+    forms = int(re.search(r"nplurals=(\d+)", catalogue.metadata["Plural-Forms"]).group(1))
+    short = [e.msgid for e in catalogue if e.msgid_plural and sorted(e.msgstr_plural) != list(range(forms))]
+    assert not short, f"Give these all {forms} forms in {PO.name}: {short}"
+    with translation.override("es"):
+        assert ngettext("%(count)d closure date added.", "%(count)d closure dates added.", 3) % {"count": 3} == (
+            "Se agregaron 3 fechas de cierre."
+        )
 
 
 def test_placeholders_survive_translation():
