@@ -14,7 +14,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse, HttpResponseNotAllowed, HttpResponseNotModified
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed, HttpResponseNotFound, HttpResponseNotModified
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -31,6 +31,7 @@ from patients import access
 from schedules.models import CalendarSubscription
 
 CALENDAR_TYPE = "text/calendar; charset=utf-8"
+TEXT_TYPE = "text/plain; charset=utf-8"
 # Calendar apps keep their own schedule (REFRESH-INTERVAL); this only stops a burst of refetches.
 FEED_MAX_AGE = 15 * 60
 
@@ -107,6 +108,9 @@ FEED_METHODS = ("GET", "HEAD")
 def _feed_headers(response: HttpResponse, *, filename: str | None = None) -> HttpResponse:
     response["Cache-Control"] = f"private, max-age={FEED_MAX_AGE}"
     response["X-Robots-Tag"] = "noindex, nofollow"
+    if response.status_code != 304:  # a 304 may only repeat the 200's length (RFC 9110 8.6): none is simpler
+        # Set here, not by CommonMiddleware: the feed is answered ahead of it (feeds.middleware).
+        response["Content-Length"] = str(len(response.content))
     if filename:
         response["Content-Disposition"] = f'inline; filename="{filename}"'
     return response
@@ -142,7 +146,7 @@ def _answer_for(request, token: str) -> answers.Answer | None:
         snapshot = ical.patient_feed(subscription.patient, detailed=detailed,
                                      page_url=_page_url(request, subscription.patient), language=subscription.language)
     elif link.gone(timezone.now()):
-        return answers.Answer(410, "text/plain; charset=utf-8", b"This calendar link was stopped.\n", **common)
+        return answers.Answer(410, TEXT_TYPE, b"This calendar link was stopped.\n", **common)
     else:
         with translation.override(subscription.language):
             name = ical.calendar_name(ical.settings_of(subscription.patient), detailed=detailed)
@@ -173,6 +177,14 @@ def _respond(request, answer: answers.Answer) -> HttpResponse:
     return _feed_headers(response, filename=answer.filename if answer.status == 200 else None)
 
 
+def _not_found(request) -> HttpResponse:
+    # Plain text in the reader's language, set here: this view runs ahead of the page middleware
+    # (feeds.middleware), so neither LocaleMiddleware nor the page templates' context has run.
+    with translation.override(translation.get_language_from_request(request)):
+        body = gettext("No such calendar.") + "\n"
+    return _feed_headers(HttpResponseNotFound(body, content_type=TEXT_TYPE))
+
+
 # Calendar apps cannot sign in or send a CSRF token, and a feed only reads. Other methods get a 405 here, before
 # Django's CSRF check or require_http_methods could log the request path (which holds the secret link).
 @csrf_exempt
@@ -187,7 +199,7 @@ def feed(request, token: str):
         response = HttpResponse(
             "Too many requests for this calendar link. Try again later.\n",
             status=429,
-            content_type="text/plain; charset=utf-8",
+            content_type=TEXT_TYPE,
         )
         response["Retry-After"] = str(poll.retry_after)
         return _feed_headers(response)
@@ -195,7 +207,7 @@ def feed(request, token: str):
     if answer is None or not answer.fresh(now):
         answer = _answer_for(request, token)
         if answer is None:
-            raise Http404(_("No such calendar."))
+            return _not_found(request)
         answers.remember(link, answer)
     if not poll.buffered:
         fetchlog.record_one(subscription_id=answer.subscription_id, at=timezone.now())
@@ -211,7 +223,7 @@ def download(request, public_id):
         return HttpResponse(
             gettext("Choose a detail level: discreet or detailed.") + "\n",
             status=400,
-            content_type="text/plain; charset=utf-8",
+            content_type=TEXT_TYPE,
         )
     detailed = form.is_bound and form.cleaned_data["detail"] == CalendarSubscription.Detail.DETAILED
     # A file downloaded once: in the language of the person downloading it.

@@ -137,6 +137,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Calendar feeds need none of the page middleware below (no cookie, session or signed-in person).
+    "feeds.middleware.FeedMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # The browser's language (or the switch's cookie) before sign-in; after sessions, before common.
     "django.middleware.locale.LocaleMiddleware",

@@ -443,6 +443,34 @@ def test_head_has_the_headers_of_get_and_no_body(client, discreet):
         assert head[header] == get[header], header
 
 
+def test_feed_is_the_same_for_every_cookie_and_language(client, discreet):
+    """Answered ahead of the page middleware (feeds.middleware): no session cookie, nothing that varies by cookie
+    or browser language (a shared cache may keep one copy), yet the site's security headers and a length."""
+    client.cookies["sessionid"] = "someone-elses"
+    response = fetch(client, discreet[1], accept_language="es")
+    assert response.status_code == 200
+    assert "Vary" not in response and not response.cookies
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert int(response["Content-Length"]) == len(response.content)
+    not_modified = fetch(client, discreet[1], if_none_match=response["ETag"])
+    # A 304 may only repeat the 200's length (RFC 9110 8.6); an empty body's length would be wrong.
+    assert not_modified.status_code == 304 and "Content-Length" not in not_modified
+
+
+@pytest.mark.django_db
+def test_unknown_link_says_so_in_the_readers_language(client):
+    response = fetch(client, "x" * 43, accept_language="es")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert response.content.decode() == "Ese calendario no existe.\n"
+    assert fetch(client, "x" * 43).content.decode() == "No such calendar.\n"
+
+
+def test_feed_refuses_a_host_the_site_does_not_serve(client, discreet):
+    assert fetch(client, discreet[1]).status_code == 200  # the answer is now cached: the poll's short path
+    assert client.get(feed_url(discreet[1]), headers={"host": "calendar.example.net"}).status_code == 400
+
+
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE", "OPTIONS", "PROPFIND", "MKCALENDAR"])
 def test_feed_refuses_other_methods_without_logging_the_link(client, discreet, caplog, settings, method):
     settings.DEBUG = True  # the CSRF warning that leaked the path was logged under DEBUG
