@@ -860,6 +860,16 @@ def test_a_process_answers_from_memory_and_pushes_its_counts_each_second(client,
     assert AccessEvent.objects.get(patient=patient_a, action="feed").count == 7
 
 
+def test_a_stopping_process_sends_its_counts_first(client, redis_cache, discreet, patient_a, settings):
+    settings.FEED_LOCAL_SECONDS = 60
+    for _ in range(3):
+        fetch(client, discreet[1])  # the first pushes; the two after it wait in this process's memory
+    answers.push_counts()  # what the process runs at exit (atexit)
+    answers.forget_local()  # the process is gone: only what reached Redis is left
+    fetchlog.flush()
+    assert AccessEvent.objects.get(patient=patient_a, action="feed").count == 3
+
+
 def test_the_rate_limit_holds_with_redis(client, redis_cache, discreet, detailed):
     for _ in range(answers.RATE_LIMIT):
         assert fetch(client, discreet[1]).status_code == 200
