@@ -9,6 +9,7 @@ app_name = "staff"
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("<int:clinic_id>/", views.dashboard, name="clinic_dashboard"),
+    path("<int:clinic_id>/due/<slug:section>/", views.due_section, name="due_section"),
     path("<int:clinic_id>/patients/", views.patient_list, name="patients"),
     path("<int:clinic_id>/patients/new/", views.patient_create, name="patient_create"),
     path("<int:clinic_id>/settings/", views.clinic_settings, name="clinic_settings"),

@@ -199,6 +199,8 @@ class TherapyPlan(models.Model):
             models.Index(
                 fields=["id"], condition=Q(projected_version__lt=F("inputs_version")), name="plan_projection_stale"
             ),
+            # Ended therapies, whose planned fills no page lists (selectors.planned_fills): few.
+            models.Index(fields=["id"], condition=~Q(status="active"), name="plan_therapy_over"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -369,8 +371,9 @@ class ScheduledFill(models.Model):
         # Planned refills (selectors.planned_fills): never the implant fill, which every plan has, unrecorded,
         # on its surgery date (in a big clinic most rows of the past that are neither recorded nor cancelled).
         indexes = [
+            # With the plan: the dashboard counts a section from this index alone (selectors.planned_fills).
             models.Index(
-                fields=["clinic", "date"], condition=Q(active=True, recorded=False) & ~Q(kind="implant"),
+                fields=["clinic", "date", "plan"], condition=Q(active=True, recorded=False) & ~Q(kind="implant"),
                 name="planned_refill_clinic_date",
             ),
             models.Index(

@@ -16,10 +16,15 @@ def planned_fills() -> QuerySet[ScheduledFill]:
 
     The implant fill is the surgery itself, a fact: never "due" at the pump clinic; nor is anything of a
     therapy that has ended (a refill missed before the end stays in its record, not on the dashboard).
+    Ended therapies are few and have a partial index: "not one of them" is a small hashed list the database
+    checks against each fill, so counting a range of the planned-refill index reads that index alone (a join
+    on the plan's status would read every plan).
     """
+    ended = TherapyPlan.objects.exclude(status=TherapyPlan.Status.ACTIVE)
     return (
-        ScheduledFill.objects.filter(active=True, recorded=False, plan__status=TherapyPlan.Status.ACTIVE)
+        ScheduledFill.objects.filter(active=True, recorded=False)
         .exclude(kind=FillKind.IMPLANT)
+        .exclude(plan__in=ended)
         .select_related("plan__patient")
     )
 
@@ -62,8 +67,10 @@ def patient_fills(patient: Patient) -> list[ScheduledFill]:
 
 # --- Clinic staff pages (issue 4) ---
 
-DASHBOARD_ROWS = 100  # a section lists at most this many rows; the counts at the top say how many there are
+# The dashboard shows each section's most urgent rows and its exact count; the section's own page lists them all.
+DASHBOARD_ROWS = 10
 WARNING_WINDOW_DAYS = 28
+DUE_SECTIONS = ("overdue", "today", "week", "warnings")  # in the dashboard's order of urgency
 
 
 def dashboard_counts(*, clinic: Clinic, today: dt.date) -> dict[str, int]:
@@ -78,68 +85,97 @@ def dashboard_counts(*, clinic: Clinic, today: dt.date) -> dict[str, int]:
     )
 
 
-def dashboard_due(*, clinic: Clinic, today: dt.date, limit: int = DASHBOARD_ROWS) -> dict:
-    """The dashboard's three lists (overdue, due today, next 7 days) and their full counts, in one query.
-
-    Each planned refill up to a week ahead is put in its section and numbered within it (a window function),
-    and only the first `limit` of each section are fetched; the section's size comes along as another
-    window, so the counts need no query of their own. An empty section has no rows and counts 0.
-    (The warnings are a query of their own, over a partial index of the few rows that carry one.)
-    """
-    from django.db.models import Case, Count, F, IntegerField, Value, When, Window
-    from django.db.models.functions import RowNumber
-
-    sections = ("overdue", "today", "week")
-    section = Case(
-        When(date__lt=today, then=Value(0)), When(date=today, then=Value(1)), default=Value(2),
-        output_field=IntegerField(),
-    )
-    rows = (
-        planned_fills()
-        .filter(clinic=clinic, date__lte=today + dt.timedelta(days=7))
-        .annotate(
-            section=section,
-            position=Window(RowNumber(), partition_by=[section],
-                            order_by=[F("date"), F("plan__patient__name"), F("sequence")]),
-            section_size=Window(Count("pk"), partition_by=[section]),
-        )
-        .filter(position__lte=limit)
-        .order_by("date", "plan__patient__name", "sequence")
-    )
-    lists: dict[str, list[ScheduledFill]] = {name: [] for name in sections}
-    counts = dict.fromkeys(sections, 0)
-    for row in rows:
-        name = sections[row.section]
-        lists[name].append(row)
-        counts[name] = row.section_size
-    return {"counts": counts, **lists}
-
-
 def _warning_condition():
     from django.db.models import Q
 
     return Q(capacity_warning=True) | Q(closed_day=True) | Q(previous_deviating_flow__isnull=False)
 
 
-def dashboard_warnings(*, clinic: Clinic, today: dt.date, limit: int = DASHBOARD_ROWS) -> list[ScheduledFill]:
-    """Planned refills staff must look at, four weeks either side of today: the phase it starts outlasts the
-    pump (S11), it is stuck on a closed day (S7), or the fill before it measured a flow out of tolerance (S12,
-    as ``deviating_flow``: shown on the visit where staff can act on it). The dashboard gets them with its
-    other lists (dashboard_due); this is the same list alone.
+def _section_fills(*, clinic: Clinic, today: dt.date, section: str) -> QuerySet[ScheduledFill]:
+    fills = planned_fills().filter(clinic=clinic)
+    if section == "overdue":
+        return fills.filter(date__lt=today)
+    if section == "today":
+        return fills.filter(date=today)
+    if section == "week":
+        return fills.filter(date__gt=today, date__lte=today + dt.timedelta(days=7))
+    if section == "warnings":
+        window = (today - dt.timedelta(days=WARNING_WINDOW_DAYS), today + dt.timedelta(days=WARNING_WINDOW_DAYS))
+        return fills.filter(_warning_condition(), date__range=window)
+    raise ValueError(f"no dashboard section {section!r}")
 
-    One query over the partial (clinic, date) index of planned fills that carry a warning; the deviating flow
-    of the fill before is stored on each row by the recompute (previous_deviating_flow).
+
+# Most urgent first: the oldest overdue refill, then by day, each day's patients by name.
+_DUE_ORDER = ("date", "plan__patient__name", "sequence")
+# What a row of the due tables shows (clinic/_due_table.html): nothing else is read.
+_DUE_ROW_FIELDS = (
+    "date", "infusate", "kind", "cycle", "sequence", "recorded", "held", "moved_from", "closed_day",
+    "capacity_warning", "flow_deviation", "measured_flow_ml_per_day", "plan", "plan__patient",
+    "plan__patient__public_id", "plan__patient__name", "plan__patient__record_number",
+)
+
+
+def _deviating_flow(section: str):
+    from django.db.models import F, FloatField, Value
+    from django.db.models.functions import Cast
+
+    # Typed, so the UNION of the dashboard's sections agrees on the column's type.
+    return F("previous_deviating_flow") if section == "warnings" else Cast(Value(None), FloatField())
+
+
+def due_section(*, clinic: Clinic, today: dt.date, section: str) -> QuerySet[ScheduledFill]:
+    """One section of the dashboard (DUE_SECTIONS), whole, most urgent first: the planned refills that are overdue
+    (S10), due today, due in the next 7 days, or that carry a warning.
+
+    Warnings, four weeks either side of today: the phase the fill starts outlasts the pump (S11), it is stuck on
+    a closed day (S7), or the fill before it measured a flow out of tolerance (S12, as ``deviating_flow``: shown
+    on the visit where staff can act on it; stored on each row by the recompute as previous_deviating_flow).
+    Each section is a range of the partial (clinic, date, plan) index of planned refills, or for warnings of the
+    partial index of the few rows that carry one.
     """
-    from django.db.models import F
-
-    window = (today - dt.timedelta(days=WARNING_WINDOW_DAYS), today + dt.timedelta(days=WARNING_WINDOW_DAYS))
-    return list(
-        planned_fills()
-        .filter(clinic=clinic, date__range=window)
-        .filter(_warning_condition())
-        .annotate(deviating_flow=F("previous_deviating_flow"))
-        .order_by("date", "plan__patient__name", F("sequence"))[:limit]
+    return (
+        _section_fills(clinic=clinic, today=today, section=section)
+        .annotate(deviating_flow=_deviating_flow(section))
+        .only(*_DUE_ROW_FIELDS)
+        .order_by(*_DUE_ORDER)
     )
+
+
+def dashboard_sections(*, clinic: Clinic, today: dt.date, limit: int = DASHBOARD_ROWS) -> dict[str, dict]:
+    """Every dashboard section (due_section) with its exact count and its first `limit` rows, in one query.
+
+    {"overdue": {"count": 210, "rows": [...]}, "today": ..., "week": ..., "warnings": ...}
+
+    One UNION ALL of a part per section: a part fetches the section's first `limit` rows by id (their own
+    ORDER BY ... LIMIT, walking the section's index range in date order, so only the first day's rows are
+    sorted by name) and carries the section's size as a scalar subquery that the database runs once, over the
+    index alone. A section without rows counts 0.
+    """
+    from django.db.models import Count, IntegerField, Subquery, Value
+
+    parts = []
+    for number, name in enumerate(DUE_SECTIONS):
+        fills = _section_fills(clinic=clinic, today=today, section=name)
+        first = fills.order_by(*_DUE_ORDER).values("pk")[:limit]
+        size = fills.order_by().values("clinic").annotate(n=Count("*")).values("n")
+        parts.append(
+            ScheduledFill.objects.filter(pk__in=first)
+            .select_related("plan__patient")
+            .only(*_DUE_ROW_FIELDS)
+            .annotate(deviating_flow=_deviating_flow(name), section=Value(number),
+                      section_size=Subquery(size, output_field=IntegerField()))
+            .order_by()  # a part of a UNION has no order of its own (SQLite refuses one)
+        )
+    sections = {name: {"count": 0, "rows": []} for name in DUE_SECTIONS}
+    for row in parts[0].union(*parts[1:], all=True):
+        section = sections[DUE_SECTIONS[row.section]]
+        section["count"] = row.section_size
+        section["rows"].append(row)
+    for section in sections.values():
+        # The database chose these rows in _DUE_ORDER; a UNION keeps no order, so sort them again (names by code
+        # point: the database's order under a C collation, nearly so under another).
+        section["rows"].sort(key=lambda f: (f.date, f.plan.patient.name, f.sequence))
+    return sections
 
 
 def with_plans_updating(clinics: QuerySet[Clinic]) -> QuerySet[Clinic]:

@@ -6,8 +6,8 @@ import re
 from django.urls import reverse
 
 from patients.models import StaffMembership
-from schedules import services
-from tests.conftest import TODAY, make_patient, page_queries
+from schedules import selectors, services
+from tests.conftest import TODAY, make_patient, page_of, page_queries, table_rows
 from tests.staff_fixtures import make_patients, planned
 
 DASHBOARD = reverse("staff:dashboard")
@@ -101,9 +101,29 @@ def test_checklist(client, client_for, staff_a, staff_b, clinic_a, patient_a, ca
     assert client_for(staff_a).get("/clinic/not-a-number/").status_code == 404
 
 
+def section_url(clinic, name: str) -> str:
+    return reverse("staff:due_section", args=[clinic.pk, name])
+
+
+def listed_records(body: str) -> list[str]:
+    """The record numbers of a due table's rows, top to bottom."""
+    return re.findall(r"Record number ([A-Z]-\d{3})", re.sub(r"<[^>]+>", " ", body))
+
+
+def whole_section(client, url: str) -> list[str]:
+    """Every row of a section page, page after page (the "Next page" link)."""
+    records, page = [], 1
+    while True:
+        body = client.get(url, {"page": page}).content.decode()
+        records += listed_records(body)
+        if "Next page" not in body:
+            return records
+        page += 1
+
+
 def test_a_bigger_clinic_costs_the_dashboard_no_more_queries(client_for, staff_a, clinic_a):
-    """10 patients or 200, every one listed: the same queries (issue 13's budget is checked at 10,000 patients
-    by benchmarks/clinic_scale.py, not here)."""
+    """10 patients or 200: the same queries, each section showing its exact count and its first rows (issue 13's
+    time budget is checked at 10,000 patients by benchmarks/clinic_scale.py, not here)."""
     client = client_for(staff_a)
     make_patients(clinic_a, 10, prefix="S")
     client.get(DASHBOARD)  # a session's first request may warm caches
@@ -111,8 +131,91 @@ def test_a_bigger_clinic_costs_the_dashboard_no_more_queries(client_for, staff_a
     make_patients(clinic_a, 190, prefix="L")
     assert page_queries(client, DASHBOARD) == small
     body = client.get(DASHBOARD).content.decode()
-    listed = [f"S-{i:03}" for i in range(10)] + [f"L-{i:03}" for i in range(190)]
-    assert [record for record in listed if record not in body] == []
+    shown = {name: counts(body)[label] for name, label in
+             [("overdue", "overdue"), ("today", "due today"), ("week", "next 7 days")]}
+    everyone = set()
+    for name, count in shown.items():
+        rows = whole_section(client, section_url(clinic_a, name))
+        assert len(rows) == int(count)  # the count is exact, and the section's page lists them all
+        everyone |= set(rows)
+        first = listed_records(section(body, name))
+        assert first == rows[:selectors.DASHBOARD_ROWS]  # the dashboard shows the section's most urgent rows
+        if len(rows) > selectors.DASHBOARD_ROWS:
+            assert f"The most urgent {selectors.DASHBOARD_ROWS} of {count}." in section(body, name)
+            assert section_url(clinic_a, name) in body
+    assert everyone == {f"S-{i:03}" for i in range(10)} | {f"L-{i:03}" for i in range(190)}
+
+
+def test_a_section_page_lists_the_whole_section_most_urgent_first_in_pages(client_for, staff_a, clinic_a):
+    make_patients(clinic_a, 70, prefix="O")  # surgery 10 to 19 days ago: 35 of them overdue, 7 each day
+    client = client_for(staff_a)
+    url = section_url(clinic_a, "overdue")
+    page = page_of(client.get(url))
+    assert page.find("h1").text() == "Overdue"
+    rows = table_rows(page.find("table"))
+    assert len(rows) == 35 and "Page 1 of 1 (35 refills)" in page.text()
+    # The oldest first, each day's patients by name.
+    days = [dt.datetime.strptime(row[0].split()[-2] + " " + row[0].split()[-1] + " 2026", "%d %b %Y").date()
+            for row in rows]
+    assert days == sorted(days) and days[0] < days[-1]
+    first_day = [row[1] for row in rows if row[0] == rows[0][0]]
+    assert first_day == sorted(first_day)
+    assert all("Record refill" in row[3] for row in rows)
+
+
+def test_a_long_section_has_pages_with_the_same_queries(client_for, staff_a, clinic_a, settings):
+    from clinic import views
+
+    client = client_for(staff_a)
+    make_patients(clinic_a, 10, prefix="S")
+    url = section_url(clinic_a, "week")
+    client.get(url)
+    small = page_queries(client, url)
+    make_patients(clinic_a, 190, prefix="L")
+    assert page_queries(client, url) == small
+    assert page_queries(client, url, {"page": 2}) == small
+    body = client.get(url).content.decode()
+    total = int(counts(client.get(DASHBOARD).content.decode())["next 7 days"])
+    assert total > views.SECTION_ROWS_PER_PAGE
+    pages = -(-total // views.SECTION_ROWS_PER_PAGE)
+    assert f"Page 1 of {pages} ({total} refills)" in body
+    assert len(listed_records(body)) == views.SECTION_ROWS_PER_PAGE and "Next page" in body
+    last = client.get(url, {"page": pages}).content.decode()
+    assert "Previous page" in last and "Next page" not in last
+    assert len(listed_records(last)) == total - (pages - 1) * views.SECTION_ROWS_PER_PAGE
+
+
+def test_a_short_section_links_to_nothing_more(client_for, staff_a, clinic_a, patient_a):
+    body = client_for(staff_a).get(DASHBOARD).content.decode()
+    assert "A-100" in section(body, "overdue") and "The most urgent" not in body
+    assert section_url(clinic_a, "overdue") not in body
+
+
+def test_the_warnings_page_shows_each_warning(client_for, staff_a, clinic_a):
+    patient = make_patient(clinic_a, "Rita Reservoir", "A-500", surgery=TODAY - dt.timedelta(days=3))
+    patient.pump_reservoir_ml = 12
+    patient.save()
+    services.plan_save(plan=patient.plan)
+    words = page_of(client_for(staff_a).get(section_url(clinic_a, "warnings"))).text()
+    assert "Rita Reservoir" in words and "Pump may run dry" in words
+    assert "four weeks either side of today" in words
+
+
+def test_an_empty_section_says_so(client_for, staff_a, clinic_a):
+    words = page_of(client_for(staff_a).get(section_url(clinic_a, "today"))).text()
+    assert "No refills due today." in words and "Page 1" not in words
+
+
+def test_section_checklist(client, client_for, staff_a, staff_b, clinic_a, patient_a, caregiver_a, outsider):
+    url = section_url(clinic_a, "overdue")
+    assert client.get(url).status_code == 302  # anonymous: sign in first
+    assert client_for(staff_a).post(url).status_code == 405
+    assert client_for(staff_b).get(url).status_code == 404  # another clinic's staff
+    for user in (outsider, patient_a.user, caregiver_a):
+        assert client_for(user).get(url).status_code == 404
+    assert client_for(staff_a).get(section_url(clinic_a, "someday")).status_code == 404
+    assert client_for(staff_a).get(reverse("staff:due_section", args=[999999, "overdue"])).status_code == 404
+    assert client_for(staff_a).get(url, {"page": "not-a-page"}).status_code == 200
 
 
 def test_the_demo_nurse_gets_a_working_dashboard(client_for, db, frozen):
