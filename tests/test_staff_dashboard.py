@@ -141,7 +141,7 @@ def test_a_bigger_clinic_costs_the_dashboard_no_more_queries(client_for, staff_a
         first = listed_records(section(body, name))
         assert first == rows[:selectors.DASHBOARD_ROWS]  # the dashboard shows the section's most urgent rows
         if len(rows) > selectors.DASHBOARD_ROWS:
-            assert f"The most urgent {selectors.DASHBOARD_ROWS} of {count}." in section(body, name)
+            assert f"The first {selectors.DASHBOARD_ROWS} of {count}." in section(body, name)
             assert section_url(clinic_a, name) in body
     assert everyone == {f"S-{i:03}" for i in range(10)} | {f"L-{i:03}" for i in range(190)}
 
@@ -187,7 +187,7 @@ def test_a_long_section_has_pages_with_the_same_queries(client_for, staff_a, cli
 
 def test_a_short_section_links_to_nothing_more(client_for, staff_a, clinic_a, patient_a):
     body = client_for(staff_a).get(DASHBOARD).content.decode()
-    assert "A-100" in section(body, "overdue") and "The most urgent" not in body
+    assert "A-100" in section(body, "overdue") and "The first" not in body
     assert section_url(clinic_a, "overdue") not in body
 
 
@@ -232,3 +232,19 @@ def test_the_demo_nurse_gets_a_working_dashboard(client_for, db, frozen):
     # The demo has a small pump (capacity) and a fast pump (measured flow) among its stories.
     assert "Pump may run dry" in body and "Last measured flow" in body
     assert int(counts(body)["next 7 days"]) >= 1
+
+
+def test_a_spanish_speaking_nurse_reads_the_sections_in_spanish(client_for, staff_a, clinic_a):
+    from patients import language
+    from tests.test_spanish import english_words
+
+    make_patients(clinic_a, 30, prefix="E")
+    client = client_for(staff_a)
+    session = client.session
+    session[language.SESSION_KEY] = "es"
+    session.save()
+    body = client.get(DASHBOARD).content.decode()
+    assert "Todos los rellenos atrasados" in body and f"Los primeros {selectors.DASHBOARD_ROWS} de" in body
+    page = client.get(section_url(clinic_a, "overdue")).content.decode()
+    assert "Atrasado" in page and "rellenos)" in page
+    assert english_words(page) - {"Patient", "Clinic"} == set()  # names: "Patient E000", "Clinic A"
