@@ -148,7 +148,12 @@ class Patient(models.Model):
             models.CheckConstraint(condition=models.Q(pump_reservoir_ml__gt=0), name="pump_reservoir_positive"),
             models.CheckConstraint(condition=models.Q(pump_flow_ml_per_day__gt=0), name="pump_flow_positive"),
         ]
-        indexes = [models.Index(fields=["clinic", "name"])]
+        indexes = [
+            models.Index(fields=["clinic", "name"]),
+            # The clinic dashboard sorts a day's refills by their patient's name: PostgreSQL reads the name of each
+            # from this index alone instead of visiting the table once per refill (schedules.selectors).
+            models.Index(fields=["id", "name"], name="patient_name_by_id"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.record_number})"

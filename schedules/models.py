@@ -201,6 +201,8 @@ class TherapyPlan(models.Model):
             ),
             # Ended therapies, whose planned fills no page lists (selectors.planned_fills): few.
             models.Index(fields=["id"], condition=~Q(status="active"), name="plan_therapy_over"),
+            # From a refill to its patient without visiting the table (the dashboard sorts a day's refills by name).
+            models.Index(fields=["id", "patient"], name="plan_patient_by_id"),
         ]
         constraints = [
             models.CheckConstraint(
