@@ -179,18 +179,16 @@ def main() -> None:
         render_as_a_server()
         from schedules import selectors
 
-        counts = selectors.dashboard_counts(clinic=clinic, today=clinic.today())
-        print(f"dashboard counts: {counts}")
         today = clinic.today()
-        week = (today + dt.timedelta(days=1), today + dt.timedelta(days=7))
+        sections = selectors.dashboard_sections(clinic=clinic, today=today)
+        print(f"dashboard counts: { {name: section['count'] for name, section in sections.items()} }")
         rows = selectors.DASHBOARD_ROWS
-        for name, read in [
-            ("counts", lambda: selectors.dashboard_counts(clinic=clinic, today=today)),
-            ("overdue", lambda: list(selectors.overdue_fills(clinic=clinic, today=today)[:rows])),
-            ("today", lambda: list(selectors.fills_due_between(clinic=clinic, start=today, end=today)[:rows])),
-            ("week", lambda: list(selectors.fills_due_between(clinic=clinic, start=week[0], end=week[1])[:rows])),
-            ("warnings", lambda: selectors.dashboard_warnings(clinic=clinic, today=today, limit=rows)),
-        ]:
+        reads = [("every section's count and first rows (the dashboard's one query)",
+                  lambda: selectors.dashboard_sections(clinic=clinic, today=today))]
+        reads += [(f"{name}, its page's first {rows} rows",
+                   lambda name=name: list(selectors.due_section(clinic=clinic, today=today, section=name)[:rows]))
+                  for name in selectors.DUE_SECTIONS]
+        for name, read in reads:
             times = []
             for _ in range(args.requests):
                 started = time.perf_counter()

@@ -73,18 +73,6 @@ WARNING_WINDOW_DAYS = 28
 DUE_SECTIONS = ("overdue", "today", "week", "warnings")  # in the dashboard's order of urgency
 
 
-def dashboard_counts(*, clinic: Clinic, today: dt.date) -> dict[str, int]:
-    """How many refills are overdue, due today and due in the next 7 days, in one aggregate query."""
-    from django.db.models import Count, Q
-
-    week_end = today + dt.timedelta(days=7)
-    return planned_fills().filter(clinic=clinic, date__lte=week_end).aggregate(
-        overdue=Count("pk", filter=Q(date__lt=today)),
-        today=Count("pk", filter=Q(date=today)),
-        week=Count("pk", filter=Q(date__gt=today)),
-    )
-
-
 def _warning_condition():
     from django.db.models import Q
 
