@@ -108,13 +108,16 @@ def _patient_url(patient) -> str:
 def _due_rows(fills) -> list[ScheduledFill]:
     """The rows of a due table (clinic/_due_table.html) with their links and day worked out here, once per page
     rather than once per row: a page of 40 rows spent a third of its rendering in reverse() and date formats.
-    Each link is reversed once for a placeholder id, which each row's id replaces; each day is formatted once."""
+    Each link is reversed once for a placeholder id, which each row's id replaces; each day and infusate is put in
+    words once."""
     placeholder = str(uuid.UUID(int=0))
     patient_url = reverse("staff:patient", args=[placeholder])
     record_url = reverse("staff:fill_record", args=[placeholder])
     days = {}
+    infusates = {value: str(label) for value, label in Infusate.choices}
     rows = list(fills)
     for fill in rows:
+        fill.infusate_label = infusates.get(fill.infusate, fill.infusate)
         public_id = str(fill.plan.patient.public_id)
         fill.patient_url = patient_url.replace(placeholder, public_id)
         fill.record_url = f"{record_url.replace(placeholder, public_id)}?sequence={fill.sequence}"
