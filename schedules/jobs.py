@@ -33,18 +33,17 @@ def recompute_stale_plans(*, limit: int) -> int:
     """
     done = 0
     while done < limit:
-        # A batch makes a few hundred thousand short-lived objects (tuples, model instances), almost none of
+        # A batch makes a few hundred thousand short-lived objects (tuples, engine fills), almost none of
         # them in reference cycles: the cyclic collector waits for the batch's end rather than running every
         # few hundred allocations, which shortens the batch and so the time its plans stay locked.
         collecting = gc.isenabled()
         gc.disable()
         try:
             with transaction.atomic():
-                plans = list(
-                    stale_plans()
-                    .order_by("pk")
-                    .select_for_update(skip_locked=True, of=("self",))
-                    .select_related("patient__clinic", "protocol")[: min(CLAIM_BATCH, limit - done)]
+                # Plain rows, not model instances: a batch would build hundreds of plans, patients, clinics and
+                # protocols only to read a few fields of each.
+                plans = services.lock_plans(
+                    stale_plans().order_by("pk")[: min(CLAIM_BATCH, limit - done)], skip_locked=True
                 )
                 if not plans:
                     break

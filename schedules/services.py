@@ -18,6 +18,9 @@ import hashlib
 import pickle
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
+from operator import attrgetter
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -55,10 +58,15 @@ class RecomputeResult:
 
 
 def engine_protocol(plan: TherapyPlan) -> engine.Protocol:
-    protocol = plan.protocol
-    cycles = None if plan.open_ended else (plan.cycle_count or protocol.cycle_count)
+    return _engine_protocol(plan.protocol, plan.first_chemo_after_days, plan.cycle_count, plan.open_ended)
+
+
+def _engine_protocol(protocol: Protocol, first_chemo_after_days: int | None, cycle_count: int | None,
+                     open_ended: bool) -> engine.Protocol:
+    """The engine's protocol: the clinic's protocol with the plan's overrides."""
+    cycles = None if open_ended else (cycle_count or protocol.cycle_count)
     return engine.Protocol(
-        first_chemo_after_days=plan.first_chemo_after_days or protocol.first_chemo_after_days,
+        first_chemo_after_days=first_chemo_after_days or protocol.first_chemo_after_days,
         cycle=tuple(engine.Step(engine.Infusate(s["infusate"]), s["days"]) for s in protocol.cycle_steps),
         cycles=cycles,
         maintenance=engine.Step(engine.Infusate(protocol.maintenance_infusate), protocol.maintenance_days),
@@ -149,25 +157,121 @@ def recompute_plans(plans: Iterable[TherapyPlan | int]) -> RecomputeResult:
     )
 
 
-def recompute_locked(plans: list[TherapyPlan]) -> RecomputeResult:
-    """Recompute plans the caller has just locked (and so read afresh), loaded with their patient, clinic and
-    protocol.
+def recompute_locked(plans: list[TherapyPlan | LockedPlan]) -> RecomputeResult:
+    """Recompute plans the caller has just locked (and so read afresh): model instances loaded with their
+    patient, clinic and protocol, or the worker's LockedPlan rows (lock_plans).
 
     A few queries however many plans: the inputs are read as plain tuples and projected; a plan whose
     projection has the digest stored with it (TherapyPlan.projection_digest) has nothing to write, and only
     the other plans' stored rows are read, compared in Python, and written where they changed (bulk). The
-    clinic's calendar is read once per clinic.
+    clinics' calendars are read once per batch.
     """
     return _recompute(plans, trust_digests=True)
 
 
-def _recompute(plans: list[TherapyPlan], *, trust_digests: bool) -> RecomputeResult:
+class LockedPlan(NamedTuple):
+    """A plan's own inputs as plain values: what the worker claims, hundreds at a time, without building a
+    model instance for the plan, its patient, clinic and protocol each (lock_plans)."""
+
+    pk: int
+    protocol_id: int
+    first_chemo_after_days: int | None
+    cycle_count: int | None
+    open_ended: bool
+    surgery_date: dt.date
+    chemo_end_date: dt.date | None
+    end_date: dt.date | None
+    projection_digest: str
+    clinic_id: int
+    pump_reservoir_ml: Decimal
+    pump_flow_ml_per_day: Decimal
+
+
+_LOCKED_PLAN_FIELDS = (
+    "pk", "protocol_id", "first_chemo_after_days", "cycle_count", "open_ended", "surgery_date", "chemo_end_date",
+    "end_date", "projection_digest", "patient__clinic_id", "patient__pump_reservoir_ml",
+    "patient__pump_flow_ml_per_day",
+)
+
+
+def lock_plans(plans, *, skip_locked: bool = False) -> list[LockedPlan]:
+    """Lock these plans (a queryset, ordered and sliced as the caller wants) and read their inputs as rows.
+
+    Only the plans' rows are locked (`of`), as in _locked."""
+    locked = plans.select_for_update(skip_locked=skip_locked, of=("self",)).values_list(*_LOCKED_PLAN_FIELDS)
+    return [LockedPlan._make(row) for row in locked]
+
+
+def _as_locked(plan: TherapyPlan) -> LockedPlan:
+    patient = plan.patient
+    return LockedPlan(
+        plan.pk, plan.protocol_id, plan.first_chemo_after_days, plan.cycle_count, plan.open_ended,
+        plan.surgery_date, plan.chemo_end_date, plan.end_date, plan.projection_digest, patient.clinic_id,
+        patient.pump_reservoir_ml, patient.pump_flow_ml_per_day,
+    )
+
+
+# The stored values' fingerprint is taken from the engine's fills (_fingerprint): these attributes, read in C.
+# Every stored value is a function of them, the recorded fills' appointment times and the clinic (_projected):
+# change _projected and _DIGEST_FORMAT together, or unchanged fills would keep rows written the old way.
+_FILL_VALUES = attrgetter(
+    "sequence", "date", "infusate._value_", "kind._value_", "cycle", "phase_days", "phase_end", "recorded", "held",
+    "moved_from", "closed_day", "capacity_warning", "measured_flow_ml_per_day", "flow_deviation",
+)
+_DIGEST_FORMAT = 2
+_INFUSATES = {infusate.value: infusate for infusate in engine.Infusate}  # a dict: faster than Infusate(value)
+
+
+def _fingerprint(clinic_id: int, fills: list[engine.Fill], times: tuple) -> str:
+    """A fingerprint of a plan's projection as stored: of the engine's fills, the recorded fills' appointment
+    times ((date, time) pairs) and the clinic, the inputs from which _projected makes every stored value.
+
+    Equal pickles mean equal values, so an equal digest means nothing to write; pickling is deterministic for
+    the same code and values, so an unchanged projection gives the same digest (were it ever to differ, the
+    plan's rows would only be compared one by one, as without a digest). Taken from the engine's fills rather
+    than the stored tuples, so a plan whose digest matches needs no tuples built at all.
+    """
+    return hashlib.blake2b(
+        pickle.dumps((_DIGEST_FORMAT, clinic_id, times, list(map(_FILL_VALUES, fills))), protocol=5),
+        digest_size=16,
+    ).hexdigest()
+
+
+def _stored_rows(plan_ids: list[int]) -> dict[int, dict[int, tuple]]:
+    """The stored rows of these plans: plan id -> sequence -> (pk, clinic id, revision, PROJECTED_FIELDS values)."""
+    stored: dict[int, dict[int, tuple]] = {plan_id: {} for plan_id in plan_ids}
+    if plan_ids:
+        rows = ScheduledFill.objects.filter(plan_id__in=plan_ids).values_list(
+            "pk", "plan_id", "sequence", "clinic_id", "revision", *_PROJECTED
+        )
+        for pk, plan_id, sequence, clinic_id, revision, *values in rows:
+            stored[plan_id][sequence] = (pk, clinic_id, revision, tuple(values))
+    return stored
+
+
+def _recompute(
+    plans: list[TherapyPlan | LockedPlan], *, trust_digests: bool, stored: dict[int, dict[int, tuple]] | None = None
+) -> RecomputeResult:
     """recompute_locked; without trust_digests every plan's stored rows are compared (recompute_plans: the
     plan may just have been saved from an instance read before the worker last recomputed it, with the digest
-    of that time)."""
+    of that time). `stored`: the plans' stored rows (_stored_rows), when the caller has read them under the
+    plans' locks already."""
     if not plans:
         return RecomputeResult(plans=0, moves=(), created=0, cancelled=0)
-    ids = [plan.pk for plan in plans]
+    clinics: dict[int, Clinic] = {}
+    protocols: dict[int, Protocol] = {}
+    rows = []
+    for plan in plans:
+        if isinstance(plan, TherapyPlan):  # loaded with its patient, clinic and protocol
+            clinics[plan.patient.clinic_id] = plan.patient.clinic
+            protocols[plan.protocol_id] = plan.protocol
+            plan = _as_locked(plan)
+        rows.append(plan)
+    ids = [plan.pk for plan in rows]
+    if missing := {plan.clinic_id for plan in rows} - clinics.keys():
+        clinics.update(Clinic.objects.in_bulk(missing))
+    if missing := {plan.protocol_id for plan in rows} - protocols.keys():
+        protocols.update(Protocol.objects.in_bulk(missing))
     recorded: dict[int, list[tuple]] = {}
     for plan_id, *fill in (
         RecordedFill.objects.filter(plan_id__in=ids)
@@ -178,97 +282,83 @@ def _recompute(plans: list[TherapyPlan], *, trust_digests: bool) -> RecomputeRes
     holds: dict[int, set] = {}
     for plan_id, cycle, attempt in Hold.objects.filter(plan_id__in=ids).values_list("plan_id", "cycle", "attempt"):
         holds.setdefault(plan_id, set()).add((cycle, attempt))
+    closures: dict[int, set] = {clinic_id: set() for clinic_id in clinics}
+    for clinic_id, day in ClinicClosure.objects.filter(clinic_id__in=list(clinics)).values_list("clinic_id", "date"):
+        closures[clinic_id].add(day)
+    calendars = {pk: (clinic_calendar(clinic, closures[pk]), clinic.today()) for pk, clinic in clinics.items()}
 
-    calendars: dict[int, tuple[engine.ClinicCalendar, dt.date]] = {}
-    protocols: dict[tuple, engine.Protocol] = {}
-    projected_on: dict[dt.date, list[int]] = {}  # plans whose stored projection is current already
-    changed = []  # (plan, clinic, today, digest, [(sequence, stored values)])
-    for plan in plans:
-        clinic = plan.patient.clinic
-        if clinic.pk not in calendars:
-            calendars[clinic.pk] = (clinic_calendar(clinic, clinic.closures.values_list("date", flat=True)),
-                                    clinic.today())
-        calendar, today = calendars[clinic.pk]
+    engine_protocols: dict[tuple, engine.Protocol] = {}
+    horizon = settings.SCHEDULE_HORIZON_DAYS
+    plan_days: list[tuple] = []  # (projected_on, digest, pk) of every plan
+    changed = []  # (plan, today, fills, appointment times) of the plans whose stored rows may differ
+    for plan in rows:
+        calendar, today = calendars[plan.clinic_id]
         key = (plan.protocol_id, plan.first_chemo_after_days, plan.cycle_count, plan.open_ended)
-        if key not in protocols:
-            protocols[key] = engine_protocol(plan)
+        if key not in engine_protocols:
+            engine_protocols[key] = _engine_protocol(protocols[plan.protocol_id], *key[1:])
         facts = recorded.get(plan.pk, ())
         fills = engine.project(
-            engine_plan(plan, protocol=protocols[key]),
+            engine.Plan(
+                surgery_date=plan.surgery_date,
+                protocol=engine_protocols[key],
+                pump=engine.Pump(float(plan.pump_reservoir_ml), float(plan.pump_flow_ml_per_day)),
+                chemo_end=plan.chemo_end_date,
+                end_date=plan.end_date,
+            ),
             calendar,
             today=today,
-            recorded=tuple(engine.RecordedFill(f[0], engine.Infusate(f[1]), _ml(f[2]), _ml(f[3])) for f in facts),
+            recorded=tuple(engine.RecordedFill(f[0], _INFUSATES[f[1]], _ml(f[2]), _ml(f[3])) for f in facts),
             holds=frozenset(holds.get(plan.pk, ())),
-            horizon_days=settings.SCHEDULE_HORIZON_DAYS,
+            horizon_days=horizon,
         )
-        times = {f[0]: f[4] for f in facts}
-        fresh = []
-        values = None
-        for fill in fills:  # in sequence order (0, 1, 2, ...): each after the fill before it
-            values = _projected(fill, times.get(fill.date), values if fill.sequence == len(fresh) else None)
-            fresh.append((fill.sequence, values))
-        digest = _digest(clinic.pk, fresh)
-        if trust_digests and digest == plan.projection_digest:
-            projected_on.setdefault(today, []).append(plan.pk)
-        else:
-            changed.append((plan, clinic, today, digest, fresh))
+        times = tuple((f[0], f[4]) for f in facts if f[4] is not None)
+        digest = _fingerprint(plan.clinic_id, fills, times)
+        plan_days.append((today, digest, plan.pk))
+        if not (trust_digests and digest == plan.projection_digest):
+            changed.append((plan, fills, dict(times)))
 
-    stored: dict[int, dict[int, tuple]] = {}
-    if changed:
-        rows = ScheduledFill.objects.filter(plan_id__in=[c[0].pk for c in changed]).values_list(
-            "pk", "plan_id", "sequence", "clinic_id", "revision", *_PROJECTED
-        )
-        for pk, plan_id, sequence, clinic_id, revision, *values in rows:
-            stored.setdefault(plan_id, {})[sequence] = (pk, clinic_id, revision, tuple(values))
+    if stored is None:
+        stored = _stored_rows([plan.pk for plan, *_ in changed])
     now = timezone.now()
     moves: list[Move] = []
     to_create: list[ScheduledFill] = []
     to_update: list[tuple] = []
-    digests: list[tuple] = []
     cancelled = 0
-    for plan, clinic, today, digest, fresh in changed:
-        digests.append((today, digest, plan.pk))
+    for plan, fills, times in changed:
+        clinic_id = plan.clinic_id
         existing = stored.get(plan.pk, {})
-        for sequence, values in fresh:
+        values = None
+        for index, fill in enumerate(fills):  # in sequence order (0, 1, 2, ...): each after the fill before it
+            sequence = fill.sequence
+            values = _projected(fill, times.get(fill.date), values if sequence == index else None)
             row = existing.pop(sequence, None)
             if row is None:
-                fields = dict(zip(_PROJECTED, values, strict=True))
-                to_create.append(
-                    ScheduledFill(plan=plan, clinic=clinic, sequence=sequence, changed_at=now, **fields)
-                )
+                to_create.append(ScheduledFill(
+                    plan_id=plan.pk, clinic_id=clinic_id, sequence=sequence, changed_at=now,
+                    **dict(zip(_PROJECTED, values, strict=True)),
+                ))
                 continue
-            pk, clinic_id, revision, old = row
-            if old == values and clinic_id == clinic.pk:
+            pk, stored_clinic_id, revision, old = row
+            if old == values and stored_clinic_id == clinic_id:
                 continue
             if old[_DATE] != values[_DATE] and old[_ACTIVE] and not values[_RECORDED]:
                 moves.append(Move(plan.pk, sequence, old[_DATE], values[_DATE]))
-            to_update.append(_stored_row(pk, clinic.pk, revision + 1, now, values))
+            to_update.append(_stored_row(pk, clinic_id, revision + 1, now, values))
         # Fills the plan no longer has (therapy ended, fewer cycles) stay, inactive, for the feeds.
-        for pk, clinic_id, revision, old in existing.values():
+        for pk, stored_clinic_id, revision, old in existing.values():
             if old[_ACTIVE]:
-                to_update.append(_stored_row(pk, clinic_id, revision + 1, now, (*old[:_ACTIVE], False)))
+                to_update.append(_stored_row(pk, stored_clinic_id, revision + 1, now, (*old[:_ACTIVE], False)))
                 cancelled += 1
     ScheduledFill.objects.bulk_create(to_create, batch_size=1000)
     _update_rows(to_update)
     # The plans are locked: inputs_version cannot change before this transaction ends.
-    for day, day_ids in projected_on.items():
-        TherapyPlan.objects.filter(pk__in=day_ids).update(projected_on=day, projected_version=F("inputs_version"))
-    _update_plans(digests)
-    return RecomputeResult(plans=len(plans), moves=tuple(moves), created=len(to_create), cancelled=cancelled)
-
-
-def _digest(clinic_id: int, fresh: list[tuple]) -> str:
-    """A fingerprint of a plan's projection as stored (the rows' sequences and values, and their clinic).
-
-    Equal pickles mean equal values, so an equal digest means nothing to write; pickling is deterministic for
-    the same code and values, so an unchanged projection gives the same digest (were it ever to differ, the
-    plan's rows would only be compared one by one, as without a digest).
-    """
-    return hashlib.blake2b(pickle.dumps((clinic_id, fresh), protocol=5), digest_size=16).hexdigest()
+    _update_plans(plan_days)
+    return RecomputeResult(plans=len(rows), moves=tuple(moves), created=len(to_create), cancelled=cancelled)
 
 
 def _update_plans(rows: list[tuple]) -> None:
-    """Store each recomputed plan's day, digest and version: (projected_on, projection_digest, pk) per plan."""
+    """Store each recomputed plan's day, digest and version: (projected_on, projection_digest, pk) per plan, in
+    one statement (PostgreSQL) or one executemany call (SQLite)."""
     if not rows:
         return
     if len(rows) == 1:
@@ -280,17 +370,24 @@ def _update_plans(rows: list[tuple]) -> None:
     db = connections[router.db_for_write(TherapyPlan)]
     meta = TherapyPlan._meta
     quote = db.ops.quote_name
-    column = {name: quote(meta.get_field(name).column) for name in
-              ("projected_on", "projection_digest", "projected_version", "inputs_version")}
-    on = meta.get_field("projected_on")
-    # Only names from the model's own metadata go into the statement; every value is a parameter.
-    sql = (
-        f"UPDATE {quote(meta.db_table)} SET {column['projected_on']} = %s, "  # noqa: S608
-        f"{column['projection_digest']} = %s, {column['projected_version']} = {column['inputs_version']} "
-        f"WHERE {quote(meta.pk.column)} = %s"
-    )
+    table, pk = quote(meta.db_table), quote(meta.pk.column)
+    on, digest = (meta.get_field(name) for name in ("projected_on", "projection_digest"))
+    version = f"{quote(meta.get_field('projected_version').column)} = {quote(meta.get_field('inputs_version').column)}"
+    # Only names and types from the model's own metadata go into the statements; every value is a parameter.
     with db.cursor() as cursor:
-        cursor.executemany(sql, [(on.get_db_prep_save(day, db), digest, pk) for day, digest, pk in rows])
+        if db.vendor == "postgresql":
+            cursor.execute(
+                f"UPDATE {table} SET {quote(on.column)} = v.d, {quote(digest.column)} = v.g, {version} "  # noqa: S608
+                f"FROM unnest(%s::{on.cast_db_type(db)}[], %s::{digest.cast_db_type(db)}[], "
+                f"%s::{meta.pk.cast_db_type(db)}[]) AS v(d, g, i) WHERE {table}.{pk} = v.i",
+                [list(column) for column in zip(*rows, strict=True)],
+            )
+            return
+        cursor.executemany(
+            f"UPDATE {table} SET {quote(on.column)} = %s, {quote(digest.column)} = %s, {version} "  # noqa: S608
+            f"WHERE {pk} = %s",
+            [(on.get_db_prep_save(day, db), value, plan_pk) for day, value, plan_pk in rows],
+        )
 
 
 def _stored_row(pk: int, clinic_id: int, revision: int, now, values: tuple) -> tuple:
@@ -317,6 +414,8 @@ def _update_rows(rows: list[tuple]) -> None:
     # take the other values (numbers, text, booleans, None) as they are.
     dated = [i for i, field in enumerate(fields) if field.get_internal_type() in ("DateField", "TimeField",
                                                                                   "DateTimeField")]
+    if db.vendor == "postgresql":
+        dated = []  # psycopg adapts dates, times and aware datetimes itself: Django's adapters return them as they are
     params = []
     for row in rows:
         values = list(row)
