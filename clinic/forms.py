@@ -280,7 +280,10 @@ class FillForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         sequence = cleaned.get("sequence")
-        if sequence is not None and ScheduledFill.objects.filter(
+        # The expected fill the view read is that fill, planned and not recorded: nothing to ask. Otherwise (it
+        # was recorded since the form was shown, or is no planned refill) the database says.
+        planned = self.expected is not None and self.expected.sequence == sequence
+        if sequence is not None and not planned and ScheduledFill.objects.filter(
             plan=self.plan, sequence=sequence, recorded=True
         ).exists():
             raise ValidationError(_("This refill was already recorded."), code=ALREADY_RECORDED)

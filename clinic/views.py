@@ -46,9 +46,16 @@ def _clinic_or_first(request, clinic_id):
     return clinic, clinics
 
 
+# For access.get_patient(related=...): the patient's plan and protocol in the patient's own query.
+PLAN = ("plan__protocol",)
+
+
 def _plan(patient) -> TherapyPlan:
     try:
-        plan = TherapyPlan.objects.select_related("protocol").get(patient=patient)
+        if type(patient).plan.is_cached(patient):  # loaded with the patient (PLAN)
+            plan = patient.plan
+        else:
+            plan = TherapyPlan.objects.select_related("protocol").get(patient=patient)
     except TherapyPlan.DoesNotExist:
         raise Http404(_("This patient has no therapy plan.")) from None
     plan.patient = patient  # already loaded (with its clinic): forms and pages read it without a query
@@ -349,7 +356,17 @@ ALREADY_RECORDED_MESSAGE = gettext_lazy("This refill was already recorded: nothi
 @require_http_methods(["GET", "POST"])
 @access.staff_required
 def fill_record(request, public_id):
-    patient = access.get_patient(request, public_id, edit=True)
+    if request.method != "POST":
+        return _fill_record(request, public_id)
+    # One transaction for the whole submit: the audit row of this view and the record commit together, one
+    # flush of the database's log instead of two. The service's transaction is a savepoint inside it, so a
+    # refused record (a double submit) still keeps the audit row.
+    with transaction.atomic():
+        return _fill_record(request, public_id)
+
+
+def _fill_record(request, public_id):
+    patient = access.get_patient(request, public_id, edit=True, related=PLAN)
     plan = _plan(patient)
     today = patient.clinic.today()
     expected = _expected_fill(plan, request.POST.get("sequence") or request.GET.get("sequence"))
@@ -358,8 +375,7 @@ def fill_record(request, public_id):
         if form.is_valid():
             fields = {name: form.cleaned_data[name] for name in form.Meta.fields}
             try:
-                # The service's own transaction (no savepoint inside another: two statements fewer); a failure
-                # rolls it back before the view sees the exception.
+                # The service's savepoint: a failure rolls the record back before the view sees the exception.
                 record, result = services.fill_record_expected(
                     plan=plan, sequence=form.cleaned_data.get("sequence"), by=request.user, **fields
                 )

@@ -67,15 +67,16 @@ def followed_patients(user) -> QuerySet[Patient]:
     return Patient.objects.filter(Q(user=user) | Q(pk__in=_granted_patient_ids(user))).distinct()
 
 
-def get_patient(request, public_id, *, edit: bool = False) -> Patient:
+def get_patient(request, public_id, *, edit: bool = False, related: tuple[str, ...] = ()) -> Patient:
     """The patient with this public id if request.user may see it (or change it, with edit=True); else 404.
 
     Every view of a patient's pages comes through here (so it is also where such views are audited).
+    `related`: relations the view reads next, loaded in the same query (select_related).
     """
     user = request.user
     patients = editable_patients(user) if edit else visible_patients(user)
     try:
-        patient = patients.select_related("clinic").get(public_id=public_id)
+        patient = patients.select_related("clinic", *related).get(public_id=public_id)
     except (Patient.DoesNotExist, ValidationError, ValueError, TypeError):
         raise Http404("No such patient.") from None
     audit.record_view(request, patient)

@@ -14,6 +14,7 @@ tests its score should judge.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import pickle
 from collections.abc import Iterable
@@ -157,16 +158,17 @@ def recompute_plans(plans: Iterable[TherapyPlan | int]) -> RecomputeResult:
     )
 
 
-def recompute_locked(plans: list[TherapyPlan | LockedPlan]) -> RecomputeResult:
+def recompute_locked(plans: list[TherapyPlan | LockedPlan], *, stored=None) -> RecomputeResult:
     """Recompute plans the caller has just locked (and so read afresh): model instances loaded with their
     patient, clinic and protocol, or the worker's LockedPlan rows (lock_plans).
 
     A few queries however many plans: the inputs are read as plain tuples and projected; a plan whose
     projection has the digest stored with it (TherapyPlan.projection_digest) has nothing to write, and only
     the other plans' stored rows are read, compared in Python, and written where they changed (bulk). The
-    clinics' calendars are read once per batch.
+    clinics' calendars are read once per batch. `stored`: the plans' stored rows, when the caller has read
+    them under the lock already (_stored_rows).
     """
-    return _recompute(plans, trust_digests=True)
+    return _recompute(plans, trust_digests=True, stored=stored)
 
 
 class LockedPlan(NamedTuple):
@@ -361,33 +363,37 @@ def _update_plans(rows: list[tuple]) -> None:
     one statement (PostgreSQL) or one executemany call (SQLite)."""
     if not rows:
         return
-    if len(rows) == 1:
-        day, digest, pk = rows[0]
-        TherapyPlan.objects.filter(pk=pk).update(
-            projected_on=day, projection_digest=digest, projected_version=F("inputs_version")
-        )
-        return
     db = connections[router.db_for_write(TherapyPlan)]
+    sql = _plans_statement(db.alias, db.vendor)
+    with db.cursor() as cursor:
+        if db.vendor == "postgresql":
+            cursor.execute(sql, [list(column) for column in zip(*rows, strict=True)])
+            return
+        on = TherapyPlan._meta.get_field("projected_on")
+        cursor.executemany(sql, [(on.get_db_prep_save(day, db), digest, pk) for day, digest, pk in rows])
+
+
+@functools.cache
+def _plans_statement(alias: str, vendor: str) -> str:
+    """_update_plans' statement, built once per database: a single plan's recompute (a fill recorded) runs it
+    too, and building it (or the ORM's UPDATE) each time costs more than running it."""
+    db = connections[alias]
     meta = TherapyPlan._meta
     quote = db.ops.quote_name
     table, pk = quote(meta.db_table), quote(meta.pk.column)
     on, digest = (meta.get_field(name) for name in ("projected_on", "projection_digest"))
     version = f"{quote(meta.get_field('projected_version').column)} = {quote(meta.get_field('inputs_version').column)}"
     # Only names and types from the model's own metadata go into the statements; every value is a parameter.
-    with db.cursor() as cursor:
-        if db.vendor == "postgresql":
-            cursor.execute(
-                f"UPDATE {table} SET {quote(on.column)} = v.d, {quote(digest.column)} = v.g, {version} "  # noqa: S608
-                f"FROM unnest(%s::{on.cast_db_type(db)}[], %s::{digest.cast_db_type(db)}[], "
-                f"%s::{meta.pk.cast_db_type(db)}[]) AS v(d, g, i) WHERE {table}.{pk} = v.i",
-                [list(column) for column in zip(*rows, strict=True)],
-            )
-            return
-        cursor.executemany(
-            f"UPDATE {table} SET {quote(on.column)} = %s, {quote(digest.column)} = %s, {version} "  # noqa: S608
-            f"WHERE {pk} = %s",
-            [(on.get_db_prep_save(day, db), value, plan_pk) for day, value, plan_pk in rows],
+    if vendor == "postgresql":
+        return (
+            f"UPDATE {table} SET {quote(on.column)} = v.d, {quote(digest.column)} = v.g, {version} "  # noqa: S608
+            f"FROM unnest(%s::{on.cast_db_type(db)}[], %s::{digest.cast_db_type(db)}[], "
+            f"%s::{meta.pk.cast_db_type(db)}[]) AS v(d, g, i) WHERE {table}.{pk} = v.i"
         )
+    return (
+        f"UPDATE {table} SET {quote(on.column)} = %s, {quote(digest.column)} = %s, {version} "  # noqa: S608
+        f"WHERE {pk} = %s"
+    )
 
 
 def _stored_row(pk: int, clinic_id: int, revision: int, now, values: tuple) -> tuple:
@@ -407,49 +413,57 @@ def _update_rows(rows: list[tuple]) -> None:
     if not rows:
         return
     db = connections[router.db_for_write(ScheduledFill)]  # the connection itself: the proxy is slow per call
+    sql, dated = _rows_statement(db.alias, db.vendor)
     fields = [ScheduledFill._meta.get_field(name) for name in _UPDATED_FIELDS]
-    quote = db.ops.quote_name
-    table, pk = quote(ScheduledFill._meta.db_table), quote(ScheduledFill._meta.pk.column)
-    # Dates, times and datetimes as the backend stores them (SQLite: text; the zone of changed_at); the drivers
-    # take the other values (numbers, text, booleans, None) as they are.
-    dated = [i for i, field in enumerate(fields) if field.get_internal_type() in ("DateField", "TimeField",
-                                                                                  "DateTimeField")]
-    if db.vendor == "postgresql":
-        dated = []  # psycopg adapts dates, times and aware datetimes itself: Django's adapters return them as they are
     params = []
     for row in rows:
         values = list(row)
         for i in dated:
             values[i] = fields[i].get_db_prep_save(values[i], db)
         params.append(values)
-    # Only names and types from the model's own metadata go into the statements; every value is a parameter.
     with db.cursor() as cursor:
-        if db.vendor == "postgresql":
-            # One statement per batch, its values as one array per column (unnest): the statement's text stays
-            # short and the same, where VALUES rows would make the driver parse tens of thousands of
-            # placeholders. Each array is cast to its column's type (a column may be NULL in every row).
-            columns = [*fields, ScheduledFill._meta.pk]
-            names = [quote(f"v_{field.column}") for field in columns]
-            assignments = ", ".join(f"{quote(f.column)} = v.{name}" for f, name in zip(fields, names, strict=False))
-            sql = (
-                f"UPDATE {table} SET {assignments} FROM unnest("  # noqa: S608
-                + ", ".join(f"%s::{field.cast_db_type(db)}[]" for field in columns)
-                + f") AS v({', '.join(names)}) WHERE {table}.{pk} = v.{names[-1]}"
-            )
-            for start in range(0, len(params), UPDATE_BATCH):
-                batch = params[start : start + UPDATE_BATCH]
-                cursor.execute(sql, [list(column) for column in zip(*batch, strict=True)])
-                _check_updated(cursor.rowcount, len(batch))
-            return
-        sql = (
-            f"UPDATE {table} SET "  # noqa: S608
-            + ", ".join(f"{quote(field.column)} = %s" for field in fields)
-            + f" WHERE {pk} = %s"
-        )
         for start in range(0, len(params), UPDATE_BATCH):
             batch = params[start : start + UPDATE_BATCH]
-            cursor.executemany(sql, batch)
+            if db.vendor == "postgresql":
+                cursor.execute(sql, [list(column) for column in zip(*batch, strict=True)])
+            else:
+                cursor.executemany(sql, batch)
             _check_updated(cursor.rowcount, len(batch))
+
+
+@functools.cache
+def _rows_statement(alias: str, vendor: str) -> tuple[str, tuple[int, ...]]:
+    """_update_rows' statement, built once per database, and which of _UPDATED_FIELDS' values pass through their
+    field's get_db_prep_save first."""
+    db = connections[alias]
+    fields = [ScheduledFill._meta.get_field(name) for name in _UPDATED_FIELDS]
+    quote = db.ops.quote_name
+    table, pk = quote(ScheduledFill._meta.db_table), quote(ScheduledFill._meta.pk.column)
+    # Only names and types from the model's own metadata go into the statements; every value is a parameter.
+    if vendor == "postgresql":
+        # One statement per batch, its values as one array per column (unnest): the statement's text stays
+        # short and the same, where VALUES rows would make the driver parse tens of thousands of
+        # placeholders. Each array is cast to its column's type (a column may be NULL in every row).
+        # psycopg adapts dates, times and aware datetimes itself (Django's adapters return them as they are).
+        columns = [*fields, ScheduledFill._meta.pk]
+        names = [quote(f"v_{field.column}") for field in columns]
+        assignments = ", ".join(f"{quote(f.column)} = v.{name}" for f, name in zip(fields, names, strict=False))
+        sql = (
+            f"UPDATE {table} SET {assignments} FROM unnest("  # noqa: S608
+            + ", ".join(f"%s::{field.cast_db_type(db)}[]" for field in columns)
+            + f") AS v({', '.join(names)}) WHERE {table}.{pk} = v.{names[-1]}"
+        )
+        return sql, ()
+    # Dates, times and datetimes as the backend stores them (SQLite: text; the zone of changed_at); the drivers
+    # take the other values (numbers, text, booleans, None) as they are.
+    dated = tuple(i for i, field in enumerate(fields)
+                  if field.get_internal_type() in ("DateField", "TimeField", "DateTimeField"))
+    sql = (
+        f"UPDATE {table} SET "  # noqa: S608
+        + ", ".join(f"{quote(field.column)} = %s" for field in fields)
+        + f" WHERE {pk} = %s"
+    )
+    return sql, dated
 
 
 class RowsVanished(RuntimeError):
@@ -502,8 +516,9 @@ def fill_record(
 
 
 def _record(plan: TherapyPlan, *, date, infusate, by, appointment_time=None, volume_in_ml=None,
-            volume_returned_ml=None, note="") -> tuple[RecordedFill, RecomputeResult]:
-    """fill_record for a plan the caller has locked."""
+            volume_returned_ml=None, note="", stored=None) -> tuple[RecordedFill, RecomputeResult]:
+    """fill_record for a plan the caller has locked; `stored`: its stored rows, if the caller read them under
+    the lock (_stored_rows)."""
     fill = RecordedFill(
         plan=plan,
         date=date,
@@ -519,7 +534,7 @@ def _record(plan: TherapyPlan, *, date, infusate, by, appointment_time=None, vol
     # catch IntegrityError).
     fill.full_clean(exclude=["plan", "recorded_by"], validate_unique=False, validate_constraints=False)
     fill.save()
-    return fill, recompute_locked([plan])
+    return fill, recompute_locked([plan], stored=stored)
 
 
 def fill_correct(*, fill: RecordedFill, by, **changes) -> RecomputeResult:
@@ -651,9 +666,13 @@ def fill_record_expected(*, plan: TherapyPlan, sequence: int | None, **fields) -
     """
     with transaction.atomic():
         plan = _locked(plan)
-        if sequence is not None and ScheduledFill.objects.filter(plan=plan, sequence=sequence, recorded=True).exists():
+        # The plan's stored rows, read once under its lock: they say whether that fill is recorded, and the
+        # recompute compares the new projection with them (recording a fill writes no stored row before it).
+        stored = _stored_rows([plan.pk])
+        row = stored[plan.pk].get(sequence) if sequence is not None else None
+        if row is not None and row[3][_RECORDED]:
             raise FillAlreadyRecorded
-        return _record(plan, **fields)
+        return _record(plan, stored=stored, **fields)
 
 
 def patient_save(*, patient, plan: TherapyPlan) -> RecomputeResult:

@@ -89,8 +89,8 @@ def during() -> dict:
     inside = threading.Event()
     batch: list = []
 
-    def slow(plans):
-        result = original(plans)
+    def slow(plans, **kwargs):
+        result = original(plans, **kwargs)
         if not batch:
             batch.extend(plans)
             inside.set()
@@ -136,12 +136,12 @@ def work(log: str | None, hang_after: int | None) -> dict:
     original = services.recompute_locked
     batches = 0
 
-    def logged(plans):
+    def logged(plans, **kwargs):
         nonlocal batches
         if hang_after is not None and batches >= hang_after:
             print(json.dumps({"hanging": [p.pk for p in plans]}), flush=True)
             time.sleep(600)  # killed here, inside the batch's transaction
-        result = original(plans)
+        result = original(plans, **kwargs)
         if log:
             with open(log, "a") as out:
                 out.write("".join(f"{p.pk}\n" for p in plans))

@@ -201,12 +201,12 @@ def test_two_nurses_recording_at_once_end_as_one_record(client_for, staff_a, pat
     if connection.vendor == "postgresql":
         slow = services.recompute_locked
 
-        def slow_recompute(plans):
+        def slow_recompute(plans, **kwargs):
             # Hold the plan lock a while, so the second request surely arrives while the first is inside.
             import time
 
             time.sleep(0.3)
-            return slow(plans)
+            return slow(plans, **kwargs)
 
         monkeypatch.setattr(services, "recompute_locked", slow_recompute)
         barrier = threading.Barrier(2)
