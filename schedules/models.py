@@ -185,7 +185,7 @@ class TherapyPlan(models.Model):
     # read, so a change made meanwhile leaves the plan stale and it is picked up again (also after a crash).
     inputs_version = models.PositiveIntegerField(default=1, editable=False)
     projected_version = models.PositiveIntegerField(default=0, editable=False)
-    # A fingerprint of the stored projection as the last recompute wrote it (services._digest): a clinic-wide
+    # A fingerprint of the stored projection as the last recompute wrote it (services._fingerprint): a clinic-wide
     # recompute that projects the same digest writes nothing and reads none of the plan's stored rows. Only
     # services writes it, with the rows, in one transaction; empty means "compare the rows".
     projection_digest = models.CharField(max_length=32, blank=True, editable=False)

@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 
 from schedules import jobs, selectors, services
 from schedules.models import ClinicClosure, FillKind, Hold, ScheduledFill, TherapyPlan
@@ -286,3 +287,102 @@ def test_a_measured_flow_of_zero_still_says_why_the_visit_is_flagged(db):
     assert "Last measured flow 0.00 mL/day: out of tolerance" in badges(deviating_flow=0.0)  # the pump stopped
     assert "Last measured flow" not in badges(deviating_flow=None)
     assert "Last measured flow" not in badges()  # a fill from a page that does not ask
+
+
+def _revisions(patient) -> dict[int, tuple]:
+    """sequence -> (revision, the stored values)."""
+    rows = ScheduledFill.objects.filter(plan__patient=patient).values_list(
+        "sequence", "revision", *ScheduledFill.PROJECTED_FIELDS
+    )
+    return {sequence: (revision, tuple(values)) for sequence, revision, *values in rows}
+
+
+def test_a_clinic_wide_recompute_rewrites_only_what_changed_and_an_unchanged_plan_reads_no_stored_row(
+    clinic_a, patient_a
+):
+    """The worker's path (plans claimed as rows, the digest of the engine's fills): a closure moves one of
+    patient_a's fills and those after it; a patient with no fill near that day keeps every row as it was; a
+    second clinic-wide change that moves nothing writes no row and reads none."""
+    other = make_patient(clinic_a, "Olga Other", "A-300", surgery=TODAY - dt.timedelta(days=27))
+    closed = planned(patient_a)[1]
+    assert closed.date not in {row.date for row in planned(other)}
+    before, others_before = _revisions(patient_a), _revisions(other)
+    ClinicClosure.objects.create(clinic=clinic_a, date=closed.date, name="Staff training")
+    services.clinic_recompute(clinic=clinic_a)
+    assert jobs.recompute_stale_plans(limit=100) == 2
+    after = _revisions(patient_a)
+    for sequence, (revision, values) in before.items():
+        # A changed row is a new revision of the same appointment (the fill before the closed day too: its phase
+        # ends later or earlier); an unchanged row keeps its revision.
+        assert after[sequence] == (revision + (after[sequence][1] != values), after[sequence][1])
+    assert after[closed.sequence][1][0] != closed.date
+    assert after[0] == before[0]  # the implant fill, long before
+    assert _revisions(other) == others_before  # nothing of it changed: nothing written
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    services.clinic_recompute(clinic=clinic_a)  # e.g. the tolerance saved unchanged
+    with CaptureQueriesContext(connection) as queries:
+        assert jobs.recompute_stale_plans(limit=100) == 2
+    assert not any("schedules_scheduledfill" in q["sql"] for q in queries.captured_queries)
+    assert _revisions(patient_a) == after and _revisions(other) == others_before
+    assert not TherapyPlan.objects.filter(patient__clinic=clinic_a, projected_version__lt=F("inputs_version")).exists()
+
+
+def test_one_worker_batch_of_two_clinics_uses_each_clinics_own_calendar(clinic_a, clinic_b, patient_a):
+    twin = make_patient(clinic_b, "Tina Twin", "B-300", surgery=patient_a.plan.surgery_date)
+    closed = planned(patient_a)[1]
+    assert planned(twin)[1].date == closed.date
+    ClinicClosure.objects.create(clinic=clinic_a, date=closed.date, name="Staff training")
+    services.clinic_recompute(clinic=clinic_a)
+    services.clinic_recompute(clinic=clinic_b)
+    assert jobs.recompute_stale_plans(limit=100) == 2
+    assert planned(patient_a)[1].date != closed.date
+    assert planned(twin)[1].date == closed.date  # clinic B is open that day
+
+
+def test_the_digest_changes_with_every_stored_value(patient_a):
+    """A plan whose digest is unchanged has nothing written: so each value the engine gives a fill, the
+    recorded fills' appointment times and the clinic must each change the digest."""
+    import dataclasses
+
+    from schedules import engine
+
+    plan = TherapyPlan.objects.select_related("patient__clinic", "protocol").get(patient=patient_a)
+    calendar = services.clinic_calendar(plan.patient.clinic, [])
+    fills = engine.project(services.engine_plan(plan), calendar, today=TODAY,
+                           recorded=(engine.RecordedFill(TODAY - dt.timedelta(days=6), engine.Infusate.FUDR),))
+    clinic_id = plan.patient.clinic_id
+    times = ((TODAY - dt.timedelta(days=6), dt.time(9, 30)),)
+    digest = services._fingerprint(clinic_id, fills, times)
+    assert services._fingerprint(clinic_id, list(fills), times) == digest
+    assert services._fingerprint(clinic_id + 1, fills, times) != digest
+    assert services._fingerprint(clinic_id, fills, ((times[0][0], dt.time(10, 0)),)) != digest
+    assert services._fingerprint(clinic_id, fills, ()) != digest
+    assert services._fingerprint(clinic_id, fills[:-1], times) != digest
+    other = {engine.Infusate: engine.Infusate.GLYCERIN, engine.FillKind: engine.FillKind.MAINTENANCE}
+    fill = fills[2]
+    for name in (f.name for f in dataclasses.fields(engine.Fill) if f.name != "overdue"):  # overdue is not stored
+        value = getattr(fill, name)
+        if isinstance(value, bool):
+            changed = not value
+        elif isinstance(value, dt.date):
+            changed = value + dt.timedelta(days=1)
+        elif type(value) in other:
+            changed = other[type(value)]
+        elif isinstance(value, int):
+            changed = value + 1
+        else:  # None, or a measured flow
+            changed = 1.5 if value is None else value + 0.01
+        altered = [*fills[:2], dataclasses.replace(fill, **{name: changed}), *fills[3:]]
+        assert services._fingerprint(clinic_id, altered, times) != digest, name
+
+
+def test_correcting_only_a_fills_appointment_time_rewrites_its_row(patient_a, staff_a):
+    fill, _ = services.fill_record(plan=patient_a.plan, date=TODAY - dt.timedelta(days=1), infusate="fudr",
+                                   by=staff_a, appointment_time=dt.time(9, 30))
+    row = ScheduledFill.objects.get(plan=patient_a.plan, date=fill.date)
+    services.fill_correct(fill=fill, by=staff_a, appointment_time=dt.time(10, 0))
+    corrected = ScheduledFill.objects.get(pk=row.pk)
+    assert corrected.appointment_time == dt.time(10, 0) and corrected.revision == row.revision + 1

@@ -9,6 +9,7 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
+from patients.models import AccessEvent
 from schedules import services
 from schedules.models import FillKind, RecordedFill, ScheduledFill
 from tests.conftest import TODAY, field_error, make_patient, page_of
@@ -80,6 +81,23 @@ def test_a_double_submit_ends_as_one_record_with_a_clear_message(client_for, sta
     response = client.post(record_url(on_time), fill_data(expected), follow=True)
     assert RecordedFill.objects.filter(plan=on_time.plan).count() == 1
     assert "This refill was already recorded: nothing was added." in messages_of(response)
+    # Each submit is audited, the refused one too (the audit row and the record share one transaction).
+    assert AccessEvent.objects.filter(patient=on_time, detail="staff:fill_record").count() == 2
+
+
+def test_a_fill_recorded_since_the_form_was_shown_is_refused_by_the_service(client_for, staff_a, on_time):
+    """The form trusts the planned fill the view read; the service, under the plan's lock, has the last word."""
+    expected = planned(on_time)[0]
+    services.fill_record(plan=on_time.plan, date=TODAY, infusate="fudr", by=staff_a)  # as if a moment earlier
+    from clinic import forms
+
+    form = forms.FillForm(fill_data(expected, date=(TODAY - dt.timedelta(days=1)).isoformat()), plan=on_time.plan,
+                          today=TODAY, expected=expected)  # the row as the view had read it
+    assert form.is_valid()
+    with pytest.raises(services.FillAlreadyRecorded):
+        services.fill_record_expected(plan=on_time.plan, sequence=expected.sequence, by=staff_a,
+                                      **{name: form.cleaned_data[name] for name in form.Meta.fields})
+    assert RecordedFill.objects.filter(plan=on_time.plan).count() == 1
 
 
 def test_the_same_fill_recorded_again_on_another_day_is_refused(client_for, staff_a, patient_a):
