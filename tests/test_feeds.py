@@ -188,7 +188,8 @@ def test_discreet_feed_contains_none_of_the_patients_identifiers(client, discree
         assert medical.encode() not in unbranded, medical
 
 
-def test_detailed_feed_names_the_fills_and_phases(client, detailed, patient_a):
+def test_detailed_feed_names_the_fills_and_phases(client, detailed, patient_a, staff_a):
+    services.fill_record(plan=patient_a.plan, date=TODAY, infusate="fudr", by=staff_a)  # a phase that happened
     body = fetch(client, detailed[1]).content
     calendar = parse(body)
     assert calendar["X-WR-CALNAME"] == "Pump refills"
@@ -206,6 +207,7 @@ def test_detailed_feed_names_the_fills_and_phases(client, detailed, patient_a):
         event = uids[key]
         assert event["TRANSP"] == "TRANSPARENT"
         assert event.start == row.date and event.end == row.phase_end
+        assert event["STATUS"] == ("CONFIRMED" if row.recorded else "TENTATIVE"), "a past phase happened"
         days = (row.phase_end - row.date).days
         if row.kind == FillKind.CHEMO:
             assert event["SUMMARY"] == f"FUDR infusing, day 1-{days}"
@@ -215,6 +217,7 @@ def test_detailed_feed_names_the_fills_and_phases(client, detailed, patient_a):
             assert row.kind in (FillKind.IMPLANT, FillKind.MAINTENANCE)
             words = {"heparinized_saline": "Heparinized saline", "saline": "Saline", "glycerin": "Glycerin"}
             assert event["SUMMARY"] == f"{words[row.infusate]}, day 1-{days}"
+    assert {uids[key]["STATUS"] for key in phases} == {"CONFIRMED", "TENTATIVE"}
     assert len(expanded(body)) == len(uids) == len(seen(body))
 
 
@@ -285,6 +288,65 @@ def test_recorded_visits_of_the_last_12_months_stay(client, discreet, clinic_a, 
     starts = [dt.date.fromisoformat(event.start) for event in feed_parsers.read(fetch(client, token).content).events]
     assert min(starts) >= dt.date(2025, 3, 10), "older than 12 months: gone"
     assert sum(1 for start in starts if start < TODAY - dt.timedelta(days=300)) == kept
+
+
+def test_a_visit_exactly_12_months_ago_stays_the_day_before_is_gone(client, clinic_a, staff_a):
+    patient = make_patient(clinic_a, "Olga Old", "A-901", surgery=TODAY - dt.timedelta(days=500))
+    first = dt.date(2025, 3, 10)  # 12 months before TODAY, 10 March 2026
+    for day in (first - dt.timedelta(days=1), first):
+        services.fill_record(plan=patient.plan, date=day, infusate="heparinized_saline", by=staff_a)
+    _, token = subscriptions.subscription_create(patient=patient, name="All", detail="discreet", by=staff_a)
+    starts = {event.start for event in feed_parsers.read(fetch(client, token).content).events}
+    assert first.isoformat() in starts
+    assert min(starts) == first.isoformat(), "the visit of 9 March 2025 is more than 12 months ago"
+
+
+def test_the_clinics_new_zone_address_and_phone_reach_the_feed_at_once(client, detailed, patient_a, clinic_a,
+                                                                       staff_a):
+    due = ScheduledFill.objects.filter(plan=patient_a.plan, recorded=False, active=True).exclude(kind="implant").first()
+    services.fill_record(plan=patient_a.plan, date=TODAY, infusate="fudr", by=staff_a, appointment_time=dt.time(9, 30))
+    body = fetch(client, detailed[1]).content
+    key = uid(patient_a, due, detailed=True)
+    before = seen(body)[key]
+    assert before.start == "2026-03-10T13:30:00Z" and before.location == "Clinic A"
+    # Still 10 March in Chicago (NOW is 10:00 there), so the clinic's day does not change: only its zone does.
+    clinic_a.time_zone = "America/Chicago"
+    clinic_a.save()
+    cache.clear()
+    moved = seen(fetch(client, detailed[1]).content)[key]
+    assert moved.start == "2026-03-10T14:30:00Z", "09:30 in Chicago"
+    assert moved.sequence == before.sequence + 1
+    clinic_a.address, clinic_a.phone = "1 Lake Street, Chicago", "+1 312 555 0100"
+    clinic_a.save()
+    cache.clear()
+    card = seen(fetch(client, detailed[1]).content)[key]
+    assert card.location == "Clinic A, 1 Lake Street, Chicago"
+    assert "Clinic A, phone +1 312 555 0100" in card.description.split("\n")
+
+
+def test_a_release_that_changes_the_feeds_shape_serves_the_new_shape_at_once(client, discreet, monkeypatch):
+    """ical.FEED_FORMAT rises with every change to the shape of the body, so a stored body is built again."""
+    before = fetch(client, discreet[1]).content
+    monkeypatch.setattr(ical, "PRODID", "-//PumpCare//Calendar 2//EN")  # the new release's shape
+    cache.clear()
+    assert fetch(client, discreet[1]).content == before, "the same format: the stored body is served"
+    monkeypatch.setattr(ical, "FEED_FORMAT", ical.FEED_FORMAT + 1)
+    cache.clear()
+    assert parse(fetch(client, discreet[1]).content)["PRODID"] == "-//PumpCare//Calendar 2//EN"
+
+
+def test_two_patients_feeds_keep_their_own_last_modified(client, discreet, clinic_a, staff_a, time_machine):
+    """Two patients with the same wording share no stored feed: one's build never moves the other's date."""
+    other = make_patient(clinic_a, "Bea Brook", "A-102", surgery=TODAY - dt.timedelta(days=40))
+    _, token = subscriptions.subscription_create(patient=other, name="Phone", detail="discreet", by=staff_a)
+    mine = fetch(client, discreet[1])
+    theirs = fetch(client, token)
+    assert mine.content != theirs.content
+    time_machine.move_to(NOW + dt.timedelta(hours=1), tick=False)
+    cache.clear()
+    for response, link in ((mine, discreet[1]), (theirs, token), (mine, discreet[1])):
+        assert fetch(client, link, if_modified_since=response["Last-Modified"]).status_code == 304
+        assert fetch(client, link).content == response.content
 
 
 def test_overdue_visit_says_so_in_both_wordings(client, discreet, detailed, patient_a, time_machine):
