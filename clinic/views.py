@@ -125,7 +125,7 @@ def _due_rows(fills) -> list[ScheduledFill]:
     rows = list(fills)
     for fill in rows:
         fill.infusate_label = infusates.get(fill.infusate, fill.infusate)
-        public_id = str(fill.plan.patient.public_id)
+        public_id = str(fill.patient_public_id)
         fill.patient_url = patient_url.replace(placeholder, public_id)
         fill.record_url = f"{record_url.replace(placeholder, public_id)}?sequence={fill.sequence}"
         if fill.date not in days:

@@ -66,3 +66,46 @@ def test_fills_due_tomorrow_across_clinics(clinic_a, clinic_b):
     b = make_patient(clinic_b, "B", "B-1", surgery=TODAY - dt.timedelta(days=13))
     tomorrow = TODAY + dt.timedelta(days=1)
     assert {r.plan.patient for r in selectors.fills_due_on(tomorrow)} == {a, b}
+
+
+def test_the_dashboards_one_query_lists_what_each_section_lists(clinic_a, clinic_b, staff_a):
+    """dashboard_sections is written in SQL (for speed) and due_section with the ORM: the same rows and counts."""
+    from schedules import services
+    from schedules.models import ScheduledFill
+
+    add_patients(clinic_a, 0, 40)
+    add_patients(clinic_b, 100, 110)  # another clinic's refills never count
+    make_patient(clinic_a, "Sam Surgery", "R-200", surgery=TODAY + dt.timedelta(days=3))  # an implant fill
+    small = make_patient(clinic_a, "Rita Reservoir", "R-201", surgery=TODAY - dt.timedelta(days=3))
+    small.pump_reservoir_ml = 12  # pump may run dry: a warning
+    small.save()
+    services.plan_save(plan=small.plan)
+    flow = make_patient(clinic_a, "Flo Flow", "R-202", surgery=TODAY - dt.timedelta(days=20))
+    services.fill_record(plan=flow.plan, date=TODAY - dt.timedelta(days=20), infusate="heparinized_saline",
+                         by=staff_a, volume_in_ml=30)
+    services.fill_record(plan=flow.plan, date=TODAY - dt.timedelta(days=6), infusate="fudr", by=staff_a,
+                         volume_returned_ml=10)  # 1.43 mL/day, out of tolerance: a warning on the next visit
+    ended = make_patient(clinic_a, "Eve Ended", "R-203", surgery=TODAY - dt.timedelta(days=19))
+    services.therapy_end(plan=ended.plan, end_date=TODAY, reason="pump_removed")  # its missed refill stays
+    recorded = make_patient(clinic_a, "Rob Recorded", "R-204", surgery=TODAY - dt.timedelta(days=14))
+    services.fill_record(plan=recorded.plan, date=TODAY, infusate="fudr", by=staff_a)
+    cancelled = ScheduledFill.objects.filter(plan__patient__record_number="R-5", active=True, recorded=False)
+    cancelled.filter(kind="chemo").update(active=False)  # a row that no longer happens
+
+    for limit in (3, 10, 100):
+        sections = selectors.dashboard_sections(clinic=clinic_a, today=TODAY, limit=limit)
+        for name in selectors.DUE_SECTIONS:
+            whole = list(selectors.due_section(clinic=clinic_a, today=TODAY, section=name))
+            shown = sections[name]["rows"]
+            assert sections[name]["count"] == len(whole), name
+            assert [f.pk for f in shown] == [f.pk for f in whole[:limit]], name
+            for mine, theirs in zip(shown, whole, strict=False):
+                for field in ("date", "infusate", "kind", "cycle", "sequence", "recorded", "held", "moved_from",
+                              "closed_day", "capacity_warning", "flow_deviation", "measured_flow_ml_per_day",
+                              "deviating_flow", "patient_name", "patient_public_id", "patient_record_number"):
+                    assert getattr(mine, field) == getattr(theirs, field), (name, field)
+    words = {name: {f.patient_name for f in selectors.due_section(clinic=clinic_a, today=TODAY, section=name)}
+             for name in selectors.DUE_SECTIONS}
+    assert {"Rita Reservoir", "Flo Flow"} <= words["warnings"]
+    assert "Eve Ended" not in set().union(*words.values()) and "Sam Surgery" not in set().union(*words.values())
+    assert all(section["count"] for section in sections.values())  # the data reach every section
