@@ -146,6 +146,7 @@ def test_discreet_feed_has_one_neutral_all_day_event_per_fill(client, discreet, 
         assert event.start == row.date and not isinstance(event.start, dt.datetime)
         assert event["DTSTART"].params.get("VALUE") == "DATE"
         assert event.end == row.date + dt.timedelta(days=1)
+        assert event["TRANSP"] == "TRANSPARENT", "an all-day marker leaves the day free for meetings"
         assert UID.match(str(event["UID"]))
         assert event["SEQUENCE"] == 0, "first time shown"
         assert event["DTSTAMP"].dt == NOW == event["LAST-MODIFIED"].dt
@@ -309,6 +310,7 @@ def test_the_clinics_new_zone_address_and_phone_reach_the_feed_at_once(client, d
     key = uid(patient_a, due, detailed=True)
     before = seen(body)[key]
     assert before.start == "2026-03-10T13:30:00Z" and before.location == "Clinic A"
+    assert "TRANSP" not in by_uid(parse(body))[key], "the half hour of a timed visit shows as busy"
     # Still 10 March in Chicago (NOW is 10:00 there), so the clinic's day does not change: only its zone does.
     clinic_a.time_zone = "America/Chicago"
     clinic_a.save()
