@@ -179,7 +179,10 @@ def due_section(request, clinic_id: int, section: str):
     clinic, _clinics = _clinic_or_first(request, clinic_id)
     today = clinic.today()
     fills = selectors.due_section(clinic=clinic, today=today, section=section)
-    page = Paginator(fills, SECTION_ROWS_PER_PAGE).get_page(request.GET.get("page"))
+    paginator = Paginator(fills, SECTION_ROWS_PER_PAGE)
+    # Counted without the rows' joins to their patients, from the section's index alone (fills.count() kept them).
+    paginator.count = selectors.due_section_count(clinic=clinic, today=today, section=section)
+    page = paginator.get_page(request.GET.get("page"))
     page.object_list = _due_rows(page.object_list)
     context = {
         "clinic": clinic,
