@@ -692,6 +692,21 @@ def test_uids_differ_per_wording_and_patient_and_ignore_the_secret_key(client, d
     assert str(patient_a.plan.pk) not in {key.split("@")[0] for key in plain}
 
 
+def test_an_appointments_uid_is_the_same_in_every_release(client, patient_a):
+    """Calendar apps match events by UID: were the derivation to change, every subscriber would see each visit
+    twice (the old copy stays). So the UIDs of a known seed are pinned, per wording, kind and language."""
+    FeedKey.objects.create(plan=patient_a.plan, seed=uuid.UUID("5eed5eed-0000-4000-8000-000000000016"))
+    assert ScheduledFill.objects.filter(plan__patient=patient_a, sequence=1, active=True).exists()
+    _, discreet = subscribe(patient_a)
+    _, detailed = subscribe(patient_a, detail="detailed")
+    _, spanish = subscriptions.subscription_create(patient=patient_a, name="Móvil", detail="discreet",
+                                                   by=patient_a.user, language="es")
+    assert "7444aa6ebdad54c68d1438070ae36f22@pumpcare" in seen(fetch(client, discreet).content)
+    words = seen(fetch(client, detailed).content)
+    assert {"c702be5e6c145fc39fbd9e4acceabcf0@pumpcare", "b6a63199cfea5291a33a9b06865009ad@pumpcare"} <= set(words)
+    assert "b5db71c1b5d55f6b8f686dc8a0bfb155@pumpcare" in seen(fetch(client, spanish).content)
+
+
 def test_the_three_parser_check_catches_a_zone_some_parsers_misread():
     """Why timed visits are in UTC: icalendar's own VTIMEZONE lists DST onsets as one RDATE line, and vobject and
     ical.js read only its first date, so a 2027 spring visit moves an hour for them. read() must notice."""
