@@ -204,6 +204,13 @@ def test_detailed_feed_names_the_fills_and_phases(client, detailed, patient_a, s
     summaries = {str(uids[uid]["SUMMARY"]) for uid in fills}
     assert "Pump refill: start FUDR" in summaries
     assert "Pump refill: heparinized saline" in summaries
+    words = {"fudr": "FUDR", "heparinized_saline": "heparinized saline", "saline": "saline", "glycerin": "glycerin"}
+    for key, row in fills.items():
+        name = words[row.infusate]
+        expected = {FillKind.IMPLANT: "Pump implant surgery", FillKind.CHEMO: f"Pump refill: start {name}"}
+        summary = str(uids[key]["SUMMARY"]).removesuffix(" (overdue: call the clinic)")
+        assert summary == expected.get(row.kind, f"Pump refill: {name}"), row.kind
+    assert any(row.kind == FillKind.IMPLANT for row in fills.values()), "the surgery is in the 12 months shown"
     for key, row in phases.items():
         event = uids[key]
         assert event["TRANSP"] == "TRANSPARENT"
@@ -337,7 +344,8 @@ def test_a_release_that_changes_the_feeds_shape_serves_the_new_shape_at_once(cli
     assert parse(fetch(client, discreet[1]).content)["PRODID"] == "-//PumpCare//Calendar 2//EN"
 
 
-def test_two_patients_feeds_keep_their_own_last_modified(client, discreet, clinic_a, staff_a, time_machine):
+def test_two_patients_feeds_keep_their_own_last_modified(client, discreet, clinic_a, staff_a, time_machine,
+                                                         monkeypatch):
     """Two patients with the same wording share no stored feed: one's build never moves the other's date."""
     other = make_patient(clinic_a, "Bea Brook", "A-102", surgery=TODAY - dt.timedelta(days=40))
     _, token = subscriptions.subscription_create(patient=other, name="Phone", detail="discreet", by=staff_a)
@@ -348,6 +356,11 @@ def test_two_patients_feeds_keep_their_own_last_modified(client, discreet, clini
     cache.clear()
     for response, link in ((mine, discreet[1]), (theirs, token), (mine, discreet[1])):
         assert fetch(client, link, if_modified_since=response["Last-Modified"]).status_code == 304
+        assert fetch(client, link).content == response.content
+    # And each is served from its own stored body, never built again while nothing changed.
+    monkeypatch.setattr(ical, "render", lambda *a, **k: pytest.fail("built the calendar"))
+    for response, link in ((mine, discreet[1]), (theirs, token)):
+        cache.clear()
         assert fetch(client, link).content == response.content
 
 
@@ -809,6 +822,29 @@ def test_a_moved_visit_says_why(client, discreet, detailed, patient_a, staff_a):
         event = seen(fetch(client, token).content)[uid(patient_a, due, detailed=detailed_)]
         assert why in event.description
         assert event.start == row.date.isoformat()
+
+
+def test_a_visit_on_a_closed_day_says_the_clinic_will_agree_a_new_date(client, discreet, detailed, patient_a,
+                                                                      staff_a):
+    due = ScheduledFill.objects.filter(plan__patient=patient_a, recorded=False, active=True,
+                                       date__gt=TODAY + dt.timedelta(days=20)).exclude(kind="implant").first()
+    # Four weeks closed around it: no open day qualifies, so the visit stays on its date, flagged (S7).
+    days = {due.date + dt.timedelta(days=n): "Renovation" for n in range(-14, 15)}
+    services.closures_add(clinic=patient_a.clinic, days=days, by=staff_a)
+    services.recompute_plans([patient_a.plan])
+    flagged = ScheduledFill.objects.filter(plan__patient=patient_a, active=True, closed_day=True)
+    assert flagged.exists()
+    for token, detailed_ in ((discreet[1], False), (detailed[1], True)):
+        cache.clear()
+        found = seen(fetch(client, token).content)
+        for row in flagged:
+            assert found[uid(patient_a, row, detailed=detailed_)].description.split("\n")[:2] == [
+                "Planned date: it may still change.",
+                "The clinic is closed on this date: it will agree a new date with you.",
+            ]
+        others = [event for key, event in found.items() if key not in {uid(patient_a, r, detailed=detailed_)
+                                                                         for r in flagged}]
+        assert not [event for event in others if "closed on this date" in event.description]
 
 
 def test_the_patient_chooses_the_title_and_the_calendar_name(client, client_for, discreet, detailed, patient_a,
