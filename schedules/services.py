@@ -172,8 +172,9 @@ def recompute_locked(plans: list[TherapyPlan | LockedPlan], *, stored=None) -> R
 
 
 class LockedPlan(NamedTuple):
-    """A plan's own inputs as plain values: what the worker claims, hundreds at a time, without building a
-    model instance for the plan, its patient, clinic and protocol each (lock_plans)."""
+    """A plan's inputs as plain values: what the worker claims, hundreds at a time, without building a model
+    instance for each plan and patient (lock_plans). `clinic` and `protocol` are shared by the batch's plans
+    and hold only the fields the engine reads."""
 
     pk: int
     protocol_id: int
@@ -187,6 +188,8 @@ class LockedPlan(NamedTuple):
     clinic_id: int
     pump_reservoir_ml: Decimal
     pump_flow_ml_per_day: Decimal
+    clinic: Clinic
+    protocol: Protocol
 
 
 _LOCKED_PLAN_FIELDS = (
@@ -194,14 +197,37 @@ _LOCKED_PLAN_FIELDS = (
     "end_date", "projection_digest", "patient__clinic_id", "patient__pump_reservoir_ml",
     "patient__pump_flow_ml_per_day",
 )
+_LOCKED_CLINIC_FIELDS = ("time_zone", "open_weekdays", "flow_tolerance_percent")
+_LOCKED_PROTOCOL_FIELDS = (
+    "first_chemo_after_days", "cycle_steps", "cycle_count", "maintenance_infusate", "maintenance_days",
+)
 
 
 def lock_plans(plans, *, skip_locked: bool = False) -> list[LockedPlan]:
-    """Lock these plans (a queryset, ordered and sliced as the caller wants) and read their inputs as rows.
+    """Lock these plans (a queryset, ordered and sliced as the caller wants) and read their inputs as rows, their
+    clinic's and protocol's fields in the same query (read under the lock, as the recompute needs them).
 
     Only the plans' rows are locked (`of`), as in _locked."""
-    locked = plans.select_for_update(skip_locked=skip_locked, of=("self",)).values_list(*_LOCKED_PLAN_FIELDS)
-    return [LockedPlan._make(row) for row in locked]
+    locked = plans.select_for_update(skip_locked=skip_locked, of=("self",)).values_list(
+        *_LOCKED_PLAN_FIELDS,
+        *(f"patient__clinic__{name}" for name in _LOCKED_CLINIC_FIELDS),
+        *(f"protocol__{name}" for name in _LOCKED_PROTOCOL_FIELDS),
+    )
+    own, clinic_end = len(_LOCKED_PLAN_FIELDS), len(_LOCKED_PLAN_FIELDS) + len(_LOCKED_CLINIC_FIELDS)
+    clinics: dict[int, Clinic] = {}
+    protocols: dict[int, Protocol] = {}
+    rows = []
+    for row in locked:
+        plan = row[:own]
+        clinic_id, protocol_id = plan[9], plan[1]
+        if clinic_id not in clinics:
+            clinics[clinic_id] = Clinic(pk=clinic_id, **dict(zip(_LOCKED_CLINIC_FIELDS, row[own:clinic_end],
+                                                                 strict=True)))
+        if protocol_id not in protocols:
+            protocols[protocol_id] = Protocol(pk=protocol_id, **dict(zip(_LOCKED_PROTOCOL_FIELDS, row[clinic_end:],
+                                                                         strict=True)))
+        rows.append(LockedPlan(*plan, clinics[clinic_id], protocols[protocol_id]))
+    return rows
 
 
 def _as_locked(plan: TherapyPlan) -> LockedPlan:
@@ -209,7 +235,7 @@ def _as_locked(plan: TherapyPlan) -> LockedPlan:
     return LockedPlan(
         plan.pk, plan.protocol_id, plan.first_chemo_after_days, plan.cycle_count, plan.open_ended,
         plan.surgery_date, plan.chemo_end_date, plan.end_date, plan.projection_digest, patient.clinic_id,
-        patient.pump_reservoir_ml, patient.pump_flow_ml_per_day,
+        patient.pump_reservoir_ml, patient.pump_flow_ml_per_day, patient.clinic, plan.protocol,
     )
 
 
@@ -260,20 +286,10 @@ def _recompute(
     plans' locks already."""
     if not plans:
         return RecomputeResult(plans=0, moves=(), created=0, cancelled=0)
-    clinics: dict[int, Clinic] = {}
-    protocols: dict[int, Protocol] = {}
-    rows = []
-    for plan in plans:
-        if isinstance(plan, TherapyPlan):  # loaded with its patient, clinic and protocol
-            clinics[plan.patient.clinic_id] = plan.patient.clinic
-            protocols[plan.protocol_id] = plan.protocol
-            plan = _as_locked(plan)
-        rows.append(plan)
+    # Model instances come loaded with their patient, clinic and protocol.
+    rows = [_as_locked(plan) if isinstance(plan, TherapyPlan) else plan for plan in plans]
     ids = [plan.pk for plan in rows]
-    if missing := {plan.clinic_id for plan in rows} - clinics.keys():
-        clinics.update(Clinic.objects.in_bulk(missing))
-    if missing := {plan.protocol_id for plan in rows} - protocols.keys():
-        protocols.update(Protocol.objects.in_bulk(missing))
+    clinics = {plan.clinic_id: plan.clinic for plan in rows}
     recorded: dict[int, list[tuple]] = {}
     for plan_id, *fill in (
         RecordedFill.objects.filter(plan_id__in=ids)
@@ -297,7 +313,7 @@ def _recompute(
         calendar, today = calendars[plan.clinic_id]
         key = (plan.protocol_id, plan.first_chemo_after_days, plan.cycle_count, plan.open_ended)
         if key not in engine_protocols:
-            engine_protocols[key] = _engine_protocol(protocols[plan.protocol_id], *key[1:])
+            engine_protocols[key] = _engine_protocol(plan.protocol, *key[1:])
         facts = recorded.get(plan.pk, ())
         fills = engine.project(
             engine.Plan(
@@ -364,9 +380,11 @@ def _update_plans(rows: list[tuple]) -> None:
     if not rows:
         return
     db = connections[router.db_for_write(TherapyPlan)]
-    sql = _plans_statement(db.alias, db.vendor)
+    # PostgreSQL: one statement of arrays for many plans; one plan (a fill recorded) by its key, no arrays.
+    many = db.vendor == "postgresql" and len(rows) > 1
+    sql = _plans_statement(db.alias, db.vendor if many else "")
     with db.cursor() as cursor:
-        if db.vendor == "postgresql":
+        if many:
             cursor.execute(sql, [list(column) for column in zip(*rows, strict=True)])
             return
         on = TherapyPlan._meta.get_field("projected_on")
@@ -376,7 +394,8 @@ def _update_plans(rows: list[tuple]) -> None:
 @functools.cache
 def _plans_statement(alias: str, vendor: str) -> str:
     """_update_plans' statement, built once per database: a single plan's recompute (a fill recorded) runs it
-    too, and building it (or the ORM's UPDATE) each time costs more than running it."""
+    too, and building it (or the ORM's UPDATE) each time costs more than running it. `vendor` "postgresql":
+    the statement of arrays; else one row's, by its key."""
     db = connections[alias]
     meta = TherapyPlan._meta
     quote = db.ops.quote_name
