@@ -512,6 +512,24 @@ def test_last_modified_rises_for_two_changes_in_one_second(client, discreet, pat
     assert moments == [start, start + dt.timedelta(seconds=1), start + dt.timedelta(seconds=2)]
 
 
+def test_an_event_changed_twice_in_one_second_counts_both_changes(client, detailed, patient_a, staff_a):
+    """SEQUENCE counts every visible change and LAST-MODIFIED moves forward with each (apps keep the newest)."""
+    due = ScheduledFill.objects.filter(plan=patient_a.plan, recorded=False, active=True).exclude(kind="implant").first()
+    body = fetch(client, detailed[1]).content
+    key = uid(patient_a, due, detailed=True)
+    fill, _ = services.fill_record(plan=patient_a.plan, date=TODAY, infusate="fudr", by=staff_a,
+                                   appointment_time=dt.time(9, 30))
+    stamps = [by_uid(parse(body))[key]]
+    for time in (None, dt.time(10, 15)):  # time is frozen: the recording and the correction share a second
+        if time:
+            services.fill_correct(fill=RecordedFill.objects.get(pk=fill.pk), by=staff_a, appointment_time=time)
+        cache.clear()
+        stamps.append(by_uid(parse(fetch(client, detailed[1]).content))[key])
+    assert [event["SEQUENCE"] for event in stamps] == [0, 1, 2]
+    moments = [NOW, NOW + dt.timedelta(seconds=1), NOW + dt.timedelta(seconds=2)]
+    assert [event["LAST-MODIFIED"].dt for event in stamps] == [event["DTSTAMP"].dt for event in stamps] == moments
+
+
 def test_head_has_the_headers_of_get_and_no_body(client, discreet):
     get = fetch(client, discreet[1])
     head = client.head(feed_url(discreet[1]))
