@@ -827,6 +827,17 @@ def test_detailed_feed_says_where_and_how_to_call_and_links_back(client, detaile
         assert event.location == "" and event.url == "" and "555" not in event.description
 
 
+def test_the_detailed_feeds_link_leads_to_the_address_the_feed_was_fetched_from(client, detailed, patient_a,
+                                                                                settings):
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver", "pumps.example.org"]
+    for host in ("testserver", "pumps.example.org", "testserver"):
+        cache.clear()
+        found = seen(fetch(client, detailed[1], host=host).content)
+        page = f"http://{host}/p/{patient_a.public_id}/"
+        assert {event.url for event in found.values()} == {page, ""}, "phases carry no link"
+        assert all(f"Your schedule: {page}" in event.description for event in found.values() if event.url)
+
+
 def test_a_moved_visit_says_why(client, discreet, detailed, patient_a, staff_a):
     due = ScheduledFill.objects.filter(plan__patient=patient_a, recorded=False, active=True,
                                        date__gt=TODAY + dt.timedelta(days=3)).exclude(kind="implant").first()
