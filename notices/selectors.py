@@ -3,7 +3,7 @@
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from notices.followers import Follower, followers_of
@@ -69,6 +69,7 @@ def affected_patients(*, clinic: Clinic, days: int = AFFECTED_DAYS) -> list[Affe
 
 
 TOLD_DAYS = 7  # overdue notices the dashboard lists: of refills due in the last week
+TOLD_SHOWN = 10  # the dashboard names the first of them and links to them all (told_notices)
 FAILED_DAYS = 14  # failed notices the dashboard names: due in the last two weeks, the newest FAILED_SHOWN
 FAILED_SHOWN = 50
 
@@ -85,9 +86,14 @@ def _failed_since(now: dt.datetime) -> Q:
 
 def overdue_told(*, clinic: Clinic, today: dt.date) -> list[Notice]:
     """Overdue notices of the last few days at this clinic: the dashboard shows who was told."""
-    return list(
+    return list(told_notices(clinic=clinic, today=today))
+
+
+def told_notices(*, clinic: Clinic, today: dt.date) -> QuerySet[Notice]:
+    """Overdue notices of the last TOLD_DAYS at this clinic, by patient name (the whole list: its own page)."""
+    return (
         Notice.objects.filter(_told_since(today), patient__clinic=clinic)
-        .select_related("patient").order_by("patient__name", "-fill_date")
+        .select_related("patient").order_by("patient__name", "-fill_date", "-pk")
     )
 
 
@@ -99,16 +105,18 @@ def failed_notices(*, clinic: Clinic) -> list[Notice]:
     )
 
 
-def dashboard_notices(*, clinic: Clinic, today: dt.date) -> tuple[list[Notice], list[Notice]]:
-    """overdue_told() and failed_notices() together, in one query (the dashboard has a budget of queries).
+def dashboard_notices(*, clinic: Clinic, today: dt.date) -> tuple[list[Notice], int, list[Notice]]:
+    """The first TOLD_SHOWN of told_notices(), how many there are, and failed_notices(), in one query (the
+    dashboard has a budget of queries; a week of overdue notices at a big clinic is hundreds).
 
-    Every told notice comes along; failed ones are numbered newest first (a window) and only the first
-    FAILED_SHOWN are fetched. A failed overdue notice is in both lists.
+    Told and failed notices are each numbered in their list's order (windows), and only a list's first are
+    fetched; the told ones' count comes along as another window. A failed overdue notice is in both lists.
     """
-    from django.db.models import BooleanField, Case, ExpressionWrapper, Value, When, Window
-    from django.db.models.functions import RowNumber
+    from django.db.models import BooleanField, Case, ExpressionWrapper, IntegerField, Value, When, Window
+    from django.db.models.functions import Least, RowNumber
 
     told, failed = _told_since(today), _failed_since(timezone.now())
+    beyond = Value(TOLD_SHOWN + FAILED_SHOWN + 1)  # the place of a notice that is not in a list
     rows = list(
         Notice.objects.filter(told | failed, patient__clinic=clinic)
         .annotate(
@@ -116,20 +124,25 @@ def dashboard_notices(*, clinic: Clinic, today: dt.date) -> tuple[list[Notice], 
             is_failed=ExpressionWrapper(failed, output_field=BooleanField()),
         )
         .annotate(
-            # 0 for a told notice (always fetched), else its place among the failed ones, newest first.
-            failed_place=Case(
-                When(told, then=Value(0)),
-                default=Window(RowNumber(), partition_by=[F("is_failed")], order_by=[F("due_at").desc(),
-                                                                                      F("pk").desc()]),
-            )
+            told_place=Case(When(told, then=Window(
+                RowNumber(), partition_by=[F("is_told")],
+                order_by=[F("patient__name"), F("fill_date").desc(), F("pk").desc()])), default=beyond,
+                output_field=IntegerField()),
+            told_count=Window(Count("pk"), partition_by=[F("is_told")]),
+            failed_place=Case(When(failed, then=Window(
+                RowNumber(), partition_by=[F("is_failed")], order_by=[F("due_at").desc(), F("pk").desc()])),
+                default=beyond, output_field=IntegerField()),
         )
-        .filter(failed_place__lte=FAILED_SHOWN)
+        # In the told list's first TOLD_SHOWN, or the failed list's first FAILED_SHOWN (no OR over windows).
+        .annotate(keep=Least(F("told_place") - TOLD_SHOWN, F("failed_place") - FAILED_SHOWN))
+        .filter(keep__lte=0)
         .select_related("patient")
-        .order_by("patient__name", "-fill_date")  # the told list's order (names in the database's collation)
+        .order_by("patient__name", "-fill_date", "-pk")  # the told list's order (names in the database's collation)
     )
-    told_rows = [n for n in rows if n.is_told]
-    failed_rows = sorted((n for n in rows if n.is_failed), key=lambda n: (n.due_at, n.pk), reverse=True)
-    return told_rows, failed_rows[:FAILED_SHOWN]
+    told_rows = [n for n in rows if n.is_told and n.told_place <= TOLD_SHOWN]
+    failed_rows = sorted((n for n in rows if n.is_failed and n.failed_place <= FAILED_SHOWN),
+                         key=lambda n: (n.due_at, n.pk), reverse=True)
+    return told_rows, (told_rows[0].told_count if told_rows else 0), failed_rows
 
 
 @dataclass(frozen=True)

@@ -11,4 +11,5 @@ urlpatterns = [
     path("emails/unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("clinic/clinic/<uuid:public_id>/notices/", views.patient_notices, name="patient"),
     path("clinic/<int:clinic_id>/notices/changes/", views.affected, name="affected"),
+    path("clinic/<int:clinic_id>/notices/overdue-told/", views.told, name="told"),
 ]

@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core import signing
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -88,3 +89,21 @@ def affected(request, clinic_id: int):
         "dashboard_url": reverse("staff:clinic_dashboard", args=[clinic.pk]),
     }
     return render(request, "notices/affected.html", context)
+
+
+TOLD_PER_PAGE = 50
+
+
+@require_GET
+@access.staff_required
+def told(request, clinic_id: int):
+    """Everyone told in the last days that their refill is overdue (the dashboard names the first few)."""
+    clinic = access.get_clinic(request, clinic_id)
+    notices = selectors.told_notices(clinic=clinic, today=clinic.today())
+    context = {
+        "clinic": clinic,
+        "page": Paginator(notices, TOLD_PER_PAGE).get_page(request.GET.get("page")),
+        "days": selectors.TOLD_DAYS,
+        "dashboard_url": reverse("staff:clinic_dashboard", args=[clinic.pk]),
+    }
+    return render(request, "notices/told.html", context)

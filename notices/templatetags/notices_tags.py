@@ -21,8 +21,8 @@ def notice_day(value) -> str:
 
 @register.inclusion_tag("notices/_dashboard.html")
 def notices_dashboard(clinic, today):
-    told, failed = selectors.dashboard_notices(clinic=clinic, today=today)
-    return {"clinic": clinic, "told": told, "failed": failed}
+    told, told_count, failed = selectors.dashboard_notices(clinic=clinic, today=today)
+    return {"clinic": clinic, "told": told, "told_count": told_count, "failed": failed}
 
 
 @register.inclusion_tag("notices/_history.html")

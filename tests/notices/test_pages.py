@@ -180,12 +180,71 @@ def test_the_dashboard_reads_told_and_failed_notices_in_one_query(carla, clinic_
         notice(100 + n, kind="reminder", status="failed", due_at=now - dt.timedelta(hours=n))
     notice(200, kind="reminder", status="failed", due_at=now - dt.timedelta(days=15))  # too old to name
     with django_assert_num_queries(1):
-        told_rows, failed_rows = selectors.dashboard_notices(clinic=clinic_a, today=today)
+        told_rows, told_count, failed_rows = selectors.dashboard_notices(clinic=clinic_a, today=today)
     assert told_rows == selectors.overdue_told(clinic=clinic_a, today=today)
-    assert {n.pk for n in told_rows} == {told.pk, told_failed.pk}
+    assert {n.pk for n in told_rows} == {told.pk, told_failed.pk} and told_count == 2
     assert failed_rows == selectors.failed_notices(clinic=clinic_a)
     assert len(failed_rows) == selectors.FAILED_SHOWN and told_failed not in failed_rows
     assert [n.sequence for n in failed_rows] == list(range(100, 100 + selectors.FAILED_SHOWN))
     # With few failed notices, the failed overdue one is named too.
     Notice.objects.filter(sequence__gte=100).delete()
-    assert selectors.dashboard_notices(clinic=clinic_a, today=today)[1] == [told_failed]
+    assert selectors.dashboard_notices(clinic=clinic_a, today=today)[2] == [told_failed]
+
+
+def overdue_notices(clinic, count: int, *, start: int = 0, status="sent") -> list:
+    """`count` patients told yesterday that their refill two days ago is overdue, named Told 000, Told 001..."""
+    from django.utils import timezone
+
+    from tests.conftest import make_patient
+
+    now, today = timezone.now(), clinic.today()
+    notices = []
+    for n in range(start, start + count):
+        patient = make_patient(clinic, f"Told {n:03}", f"T-{n:03}", surgery=today - dt.timedelta(days=16))
+        notices.append(Notice.objects.create(
+            patient=patient, recipient_key="patient", plan=patient.plan, sequence=1, kind="overdue", due_at=now,
+            fill_date=today - dt.timedelta(days=2), status=status, sent_at=now if status == "sent" else None))
+    return notices
+
+
+def test_the_dashboard_names_the_first_told_and_links_to_everyone(client_for, staff_a, clinic_a, staff_b):
+    from notices import selectors
+    from notices.views import TOLD_PER_PAGE
+    from tests.conftest import page_of, page_queries
+
+    client = client_for(staff_a)
+    dashboard = reverse("staff:clinic_dashboard", args=[clinic_a.pk])
+    everyone = reverse("notices:told", args=[clinic_a.pk])
+    overdue_notices(clinic_a, 3)
+    client.get(dashboard)
+    few = page_queries(client, dashboard)
+    assert everyone not in client.get(dashboard).content.decode()  # all three named: nothing more to see
+    overdue_notices(clinic_a, TOLD_PER_PAGE + 2, start=3)  # 55 in all
+    assert page_queries(client, dashboard) == few
+    words = page_of(client.get(dashboard)).find("ul", **{"class": "overdue-told"}).text()
+    named = [f"Told {n:03}" for n in range(selectors.TOLD_SHOWN)]  # by name, as told_notices lists them
+    assert [name for name in named if name not in words] == [] and f"Told {selectors.TOLD_SHOWN:03}" not in words
+    body = client.get(dashboard).content.decode()
+    assert f"The first {selectors.TOLD_SHOWN} of 55." in body and everyone in body
+
+    page = page_of(client.get(everyone))
+    assert page.find("h1").text() == "Told their refill is overdue"
+    lines = [li.text() for li in page.find("ul", **{"class": "overdue-told"}).find_all("li")]
+    assert len(lines) == TOLD_PER_PAGE and lines[0].startswith("Told 000: refill of 8 Mar, emailed")
+    assert "Page 1 of 2 (55 emails)" in page.text()
+    assert page_queries(client, everyone, {"page": 2}) == page_queries(client, everyone)
+    last = page_of(client.get(everyone, {"page": 2}))
+    assert len(last.find("ul", **{"class": "overdue-told"}).find_all("li")) == 5
+    assert client.post(everyone).status_code == 405
+    assert client_for(staff_b).get(everyone).status_code == 404  # another clinic's staff
+
+
+def test_a_failed_overdue_notice_beyond_the_first_told_is_still_named_as_failed(clinic_a):
+    from notices import selectors
+
+    notices = overdue_notices(clinic_a, selectors.TOLD_SHOWN + 3)
+    last = notices[-1]
+    Notice.objects.filter(pk=last.pk).update(status="failed")
+    told_rows, told_count, failed_rows = selectors.dashboard_notices(clinic=clinic_a, today=clinic_a.today())
+    assert told_count == selectors.TOLD_SHOWN + 3 and len(told_rows) == selectors.TOLD_SHOWN
+    assert last not in told_rows and failed_rows == [last]
