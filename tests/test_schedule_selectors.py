@@ -90,7 +90,7 @@ def test_the_dashboards_one_query_lists_what_each_section_lists(clinic_a, clinic
     recorded = make_patient(clinic_a, "Rob Recorded", "R-204", surgery=TODAY - dt.timedelta(days=14))
     services.fill_record(plan=recorded.plan, date=TODAY, infusate="fudr", by=staff_a)
     cancelled = ScheduledFill.objects.filter(plan__patient__record_number="R-5", active=True, recorded=False)
-    cancelled.filter(kind="chemo").update(active=False)  # a row that no longer happens
+    assert cancelled.filter(kind="chemo").update(active=False)  # rows that no longer happen
 
     for limit in (3, 10, 100):
         sections = selectors.dashboard_sections(clinic=clinic_a, today=TODAY, limit=limit)

@@ -163,7 +163,7 @@ def test_a_section_page_lists_the_whole_section_most_urgent_first_in_pages(clien
     assert all("Record refill" in row[3] for row in rows)
 
 
-def test_a_long_section_has_pages_with_the_same_queries(client_for, staff_a, clinic_a, settings):
+def test_a_long_section_has_pages_with_the_same_queries(client_for, staff_a, clinic_a):
     from clinic import views
 
     client = client_for(staff_a)
