@@ -83,6 +83,7 @@ def fill_kwargs(params, target: Target, container: Target | None = None) -> dict
         "protocol_id": target.protocol.pk,
         "year": 2026,
         "month": 3,
+        "section": "overdue",  # a dashboard section: a name, like year and month, not an object
     }
     unknown = set(params) - set(values)
     assert not unknown, f"the access matrix does not know how to fill {unknown}: add them above"
@@ -149,7 +150,7 @@ def test_no_persona_reaches_what_is_not_theirs(world, client_for, client, time_m
             # Someone else's objects, under their own patient and clinic, and (the classic hole) under the
             # persona's own patient and clinic, where the URL names an object inside it.
             urls = [(t, None) for t in targets]
-            if own is not None and set(params) - CONTAINERS - {"year", "month"}:
+            if own is not None and set(params) - CONTAINERS - {"year", "month", "section"}:
                 urls += [(t, own) for t in targets]
             for target, container in urls:
                 url = reverse(name, kwargs=fill_kwargs(params, target, container))
