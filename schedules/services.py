@@ -143,11 +143,11 @@ def recompute_plans(plans: Iterable[TherapyPlan | int]) -> RecomputeResult:
     results = []
     for start in range(0, len(plan_ids), RECOMPUTE_CHUNK):
         with transaction.atomic():
+            chunk_ids = plan_ids[start : start + RECOMPUTE_CHUNK]
+            ids = _lock_rows(TherapyPlan.objects.filter(pk__in=chunk_ids).order_by("pk"))
+            # Read after the lock, in a query of its own (_locked says why).
             chunk = list(
-                TherapyPlan.objects.filter(pk__in=plan_ids[start : start + RECOMPUTE_CHUNK])
-                .select_for_update(of=("self",))
-                .order_by("pk")
-                .select_related("patient__clinic", "protocol")
+                TherapyPlan.objects.filter(pk__in=ids).order_by("pk").select_related("patient__clinic", "protocol")
             )
             results.append(_recompute(chunk, trust_digests=False))
     return RecomputeResult(
@@ -204,11 +204,13 @@ _LOCKED_PROTOCOL_FIELDS = (
 
 
 def lock_plans(plans, *, skip_locked: bool = False) -> list[LockedPlan]:
-    """Lock these plans (a queryset, ordered and sliced as the caller wants) and read their inputs as rows, their
-    clinic's and protocol's fields in the same query (read under the lock, as the recompute needs them).
-
-    Only the plans' rows are locked (`of`), as in _locked."""
-    locked = plans.select_for_update(skip_locked=skip_locked, of=("self",)).values_list(
+    """Lock these plans (a queryset, ordered and sliced as the caller wants), then read their inputs as rows, their
+    clinic's and protocol's fields with them, in a second query: read in the locking one, the clinic and protocol
+    would be as they were when it began, not as a change that committed while it waited left them (_locked)."""
+    ids = _lock_rows(plans, skip_locked=skip_locked)
+    if not ids:
+        return []
+    locked = TherapyPlan.objects.filter(pk__in=ids).order_by("pk").values_list(
         *_LOCKED_PLAN_FIELDS,
         *(f"patient__clinic__{name}" for name in _LOCKED_CLINIC_FIELDS),
         *(f"protocol__{name}" for name in _LOCKED_PROTOCOL_FIELDS),
@@ -499,14 +501,21 @@ def _check_updated(updated: int, expected: int) -> None:
 def _locked(plan: TherapyPlan) -> TherapyPlan:
     """Lock the plan row: writes to one plan (two nurses, a double click) run one after the other.
 
-    Only the plan's row (`of`): locking the joined clinic row too would make every fill of a clinic wait for
-    each other, and deadlock with a clinic-wide change, which locks the clinic and then its plans.
+    Only the plan's row: locking the clinic row too would make every fill of a clinic wait for each other, and
+    deadlock with a clinic-wide change, which locks the clinic and then its plans.
+
+    Then the plan is read with its patient, clinic and protocol in a query of its own. Read in the locking query,
+    they would be as they were when it began: having waited for a clinic-wide change to commit, PostgreSQL
+    re-reads the locked row only, so the plan would be recomputed with the clinic's old settings and yet stored
+    as current.
     """
-    return (
-        TherapyPlan.objects.select_for_update(of=("self",))
-        .select_related("patient__clinic", "protocol")
-        .get(pk=plan.pk)
-    )
+    _lock_rows(TherapyPlan.objects.filter(pk=plan.pk))
+    return TherapyPlan.objects.select_related("patient__clinic", "protocol").get(pk=plan.pk)
+
+
+def _lock_rows(plans, *, skip_locked: bool = False) -> list[int]:
+    """Lock these plans' rows (a queryset, ordered and sliced as the caller wants); return their ids."""
+    return list(plans.select_for_update(skip_locked=skip_locked, of=("self",)).values_list("pk", flat=True))
 
 
 def plan_save(*, plan: TherapyPlan) -> RecomputeResult:

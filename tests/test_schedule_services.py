@@ -386,3 +386,57 @@ def test_correcting_only_a_fills_appointment_time_rewrites_its_row(patient_a, st
     services.fill_correct(fill=fill, by=staff_a, appointment_time=dt.time(10, 0))
     corrected = ScheduledFill.objects.get(pk=row.pk)
     assert corrected.appointment_time == dt.time(10, 0) and corrected.revision == row.revision + 1
+
+
+def test_a_fill_recorded_while_the_clinics_open_days_change_is_projected_with_the_new_days(
+    transactional_db, frozen, staff_a
+):
+    """The nurse's recompute waits for the plan's lock, which the clinic-wide change holds until it commits; it
+    must then read the clinic as committed, not as it was when its locking query began (PostgreSQL re-reads only
+    the locked row): else the plan would be stored as current with the old open days, and never recomputed."""
+    import threading
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks and concurrent transactions: PostgreSQL")
+    clinic = staff_a.memberships.get().clinic
+    patient = make_patient(clinic, "Lena Lock", "A-500", surgery=TODAY - dt.timedelta(days=14))  # chemo due today
+    plan = patient.plan
+    outdated, go = threading.Event(), threading.Event()
+    errors = []
+
+    def close_tuesdays():
+        try:
+            with transaction.atomic():
+                clinic.open_weekdays = "0234"  # Monday, Wednesday to Friday
+                services.clinic_settings_save(clinic=clinic)
+                outdated.set()
+                go.wait(10)
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    def record():
+        try:
+            services.fill_record(plan=plan, date=TODAY, infusate="fudr", by=staff_a)  # waits for the lock
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    change = threading.Thread(target=close_tuesdays)
+    change.start()
+    assert outdated.wait(10)
+    nurse = threading.Thread(target=record)
+    nurse.start()
+    nurse.join(0.5)  # blocked on the plan's lock
+    go.set()
+    change.join()
+    nurse.join()
+    assert not errors
+    plan.refresh_from_db()
+    jobs.recompute_stale_plans(limit=100)
+    after_fill = ScheduledFill.objects.get(plan=plan, date=TODAY).sequence + 1
+    assert ScheduledFill.objects.get(plan=plan, sequence=after_fill).date.weekday() != 1  # no Tuesday
