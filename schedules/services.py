@@ -26,7 +26,7 @@ from typing import NamedTuple
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connections, router, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
@@ -190,6 +190,7 @@ class LockedPlan(NamedTuple):
     pump_flow_ml_per_day: Decimal
     clinic: Clinic
     protocol: Protocol
+    has_holds: bool  # False: no need to ask for its holds
 
 
 _LOCKED_PLAN_FIELDS = (
@@ -197,6 +198,8 @@ _LOCKED_PLAN_FIELDS = (
     "end_date", "projection_digest", "patient__clinic_id", "patient__pump_reservoir_ml",
     "patient__pump_flow_ml_per_day",
 )
+# Whether a plan has holds, read with it (after its lock): the recompute asks for the holds of those only.
+_HAS_HOLDS = Exists(Hold.objects.filter(plan=OuterRef("pk")))
 _LOCKED_CLINIC_FIELDS = ("time_zone", "open_weekdays", "flow_tolerance_percent")
 _LOCKED_PROTOCOL_FIELDS = (
     "first_chemo_after_days", "cycle_steps", "cycle_count", "maintenance_infusate", "maintenance_days",
@@ -214,6 +217,7 @@ def lock_plans(plans, *, skip_locked: bool = False) -> list[LockedPlan]:
         *_LOCKED_PLAN_FIELDS,
         *(f"patient__clinic__{name}" for name in _LOCKED_CLINIC_FIELDS),
         *(f"protocol__{name}" for name in _LOCKED_PROTOCOL_FIELDS),
+        _HAS_HOLDS,
     )
     own, clinic_end = len(_LOCKED_PLAN_FIELDS), len(_LOCKED_PLAN_FIELDS) + len(_LOCKED_CLINIC_FIELDS)
     clinics: dict[int, Clinic] = {}
@@ -226,9 +230,9 @@ def lock_plans(plans, *, skip_locked: bool = False) -> list[LockedPlan]:
             clinics[clinic_id] = Clinic(pk=clinic_id, **dict(zip(_LOCKED_CLINIC_FIELDS, row[own:clinic_end],
                                                                  strict=True)))
         if protocol_id not in protocols:
-            protocols[protocol_id] = Protocol(pk=protocol_id, **dict(zip(_LOCKED_PROTOCOL_FIELDS, row[clinic_end:],
+            protocols[protocol_id] = Protocol(pk=protocol_id, **dict(zip(_LOCKED_PROTOCOL_FIELDS, row[clinic_end:-1],
                                                                          strict=True)))
-        rows.append(LockedPlan(*plan, clinics[clinic_id], protocols[protocol_id]))
+        rows.append(LockedPlan(*plan, clinics[clinic_id], protocols[protocol_id], row[-1]))
     return rows
 
 
@@ -238,6 +242,7 @@ def _as_locked(plan: TherapyPlan) -> LockedPlan:
         plan.pk, plan.protocol_id, plan.first_chemo_after_days, plan.cycle_count, plan.open_ended,
         plan.surgery_date, plan.chemo_end_date, plan.end_date, plan.projection_digest, patient.clinic_id,
         patient.pump_reservoir_ml, patient.pump_flow_ml_per_day, patient.clinic, plan.protocol,
+        True,  # services add and remove holds before they recompute: always asked
     )
 
 
@@ -300,8 +305,9 @@ def _recompute(
     ):
         recorded.setdefault(plan_id, []).append(fill)
     holds: dict[int, set] = {}
-    for plan_id, cycle, attempt in Hold.objects.filter(plan_id__in=ids).values_list("plan_id", "cycle", "attempt"):
-        holds.setdefault(plan_id, set()).add((cycle, attempt))
+    if held := [plan.pk for plan in rows if plan.has_holds]:  # most plans have none: no query
+        for plan_id, cycle, attempt in Hold.objects.filter(plan_id__in=held).values_list("plan_id", "cycle", "attempt"):
+            holds.setdefault(plan_id, set()).add((cycle, attempt))
     closures: dict[int, set] = {clinic_id: set() for clinic_id in clinics}
     for clinic_id, day in ClinicClosure.objects.filter(clinic_id__in=list(clinics)).values_list("clinic_id", "date"):
         closures[clinic_id].add(day)

@@ -440,3 +440,25 @@ def test_a_fill_recorded_while_the_clinics_open_days_change_is_projected_with_th
     jobs.recompute_stale_plans(limit=100)
     after_fill = ScheduledFill.objects.get(plan=plan, date=TODAY).sequence + 1
     assert ScheduledFill.objects.get(plan=plan, sequence=after_fill).date.weekday() != 1  # no Tuesday
+
+
+def test_the_worker_keeps_a_plans_holds_and_reads_holds_only_for_plans_that_have_some(clinic_a, patient_a, staff_a):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    chemo = next(r for r in planned(patient_a) if r.kind == FillKind.CHEMO and r.date > TODAY)
+    services.hold_add(plan=patient_a.plan, sequence=chemo.sequence, reason="Bilirubin up", by=staff_a)
+    make_patient(clinic_a, "Nora Nohold", "A-600", surgery=TODAY - dt.timedelta(days=27))  # no hold
+    services.clinic_recompute(clinic=clinic_a)
+    with CaptureQueriesContext(connection) as queries:
+        assert jobs.recompute_stale_plans(limit=100) == 2
+    asked = [q["sql"] for q in queries.captured_queries if q["sql"].startswith('SELECT "schedules_hold"')]
+    assert len(asked) == 1 and asked[0].endswith(f"IN ({patient_a.plan.pk})")  # not the other plan's
+    assert ScheduledFill.objects.get(plan=patient_a.plan, sequence=chemo.sequence).kind == FillKind.HELD
+
+    Hold.objects.filter(plan=patient_a.plan).delete()  # as if gone: nothing of the clinic has holds now
+    services.clinic_recompute(clinic=clinic_a)
+    with CaptureQueriesContext(connection) as queries:
+        jobs.recompute_stale_plans(limit=100)
+    assert not any(q["sql"].startswith('SELECT "schedules_hold"') for q in queries.captured_queries)
+    assert ScheduledFill.objects.get(plan=patient_a.plan, sequence=chemo.sequence).kind == FillKind.CHEMO
