@@ -898,6 +898,15 @@ def test_the_patient_chooses_the_title_and_the_calendar_name(client, client_for,
     assert feed_parsers.read(fetch(client, discreet[1]).content).name == "Mum's visits (stopped)"
 
 
+def test_a_new_title_alone_or_a_new_name_alone_reaches_the_feed_at_once(client, client_for, discreet, patient_a):
+    url = reverse("feeds:settings", kwargs={"public_id": patient_a.public_id})
+    for title, name in (("Appointment", "Mum's visits"), ("Check-up", "Mum's visits"), ("Check-up", "Visits")):
+        assert client_for(patient_a.user).post(url, {"discreet_title": title, "calendar_name": name}).status_code == 302
+        read = feed_parsers.read(fetch(client, discreet[1]).content)
+        assert read.name == name
+        assert {event.summary.split(" (")[0] for event in read.events} == {title}
+
+
 # Speed without losing anything (issue 12, third part): the poll path and Redis.
 
 @pytest.fixture
