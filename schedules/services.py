@@ -242,7 +242,7 @@ def _as_locked(plan: TherapyPlan) -> LockedPlan:
         plan.pk, plan.protocol_id, plan.first_chemo_after_days, plan.cycle_count, plan.open_ended,
         plan.surgery_date, plan.chemo_end_date, plan.end_date, plan.projection_digest, patient.clinic_id,
         patient.pump_reservoir_ml, patient.pump_flow_ml_per_day, patient.clinic, plan.protocol,
-        True,  # services add and remove holds before they recompute: always asked
+        getattr(plan, "has_holds", True),  # read with the plan by _locked(holds_unchanged=True), else asked
     )
 
 
@@ -504,7 +504,7 @@ def _check_updated(updated: int, expected: int) -> None:
         raise RowsVanished(f"{expected - updated} of {expected} stored fills were gone when written")
 
 
-def _locked(plan: TherapyPlan) -> TherapyPlan:
+def _locked(plan: TherapyPlan, *, holds_unchanged: bool = False) -> TherapyPlan:
     """Lock the plan row: writes to one plan (two nurses, a double click) run one after the other.
 
     Only the plan's row: locking the clinic row too would make every fill of a clinic wait for each other, and
@@ -514,9 +514,15 @@ def _locked(plan: TherapyPlan) -> TherapyPlan:
     they would be as they were when it began: having waited for a clinic-wide change to commit, PostgreSQL
     re-reads the locked row only, so the plan would be recomputed with the clinic's old settings and yet stored
     as current.
+
+    holds_unchanged: the caller will not add or remove a hold before it recomputes (recording a fill), so whether
+    the plan has any is read with it, and the recompute asks for its holds only if so.
     """
     _lock_rows(TherapyPlan.objects.filter(pk=plan.pk))
-    return TherapyPlan.objects.select_related("patient__clinic", "protocol").get(pk=plan.pk)
+    plans = TherapyPlan.objects.select_related("patient__clinic", "protocol")
+    if holds_unchanged:
+        plans = plans.annotate(has_holds=_HAS_HOLDS)
+    return plans.get(pk=plan.pk)
 
 
 def _lock_rows(plans, *, skip_locked: bool = False) -> list[int]:
@@ -545,8 +551,9 @@ def fill_record(
 ) -> tuple[RecordedFill, RecomputeResult]:
     """Record a fill that happened. The database refuses a second fill of the same plan on the same day."""
     with transaction.atomic():
-        return _record(_locked(plan), date=date, infusate=infusate, by=by, appointment_time=appointment_time,
-                       volume_in_ml=volume_in_ml, volume_returned_ml=volume_returned_ml, note=note)
+        return _record(_locked(plan, holds_unchanged=True), date=date, infusate=infusate, by=by,
+                       appointment_time=appointment_time, volume_in_ml=volume_in_ml,
+                       volume_returned_ml=volume_returned_ml, note=note)
 
 
 def _record(plan: TherapyPlan, *, date, infusate, by, appointment_time=None, volume_in_ml=None,
@@ -699,7 +706,7 @@ def fill_record_expected(*, plan: TherapyPlan, sequence: int | None, **fields) -
     then sees that fill recorded. A form for an extra visit (no sequence) only has the one-per-day rule.
     """
     with transaction.atomic():
-        plan = _locked(plan)
+        plan = _locked(plan, holds_unchanged=True)
         # The plan's stored rows, read once under its lock: they say whether that fill is recorded, and the
         # recompute compares the new projection with them (recording a fill writes no stored row before it).
         stored = _stored_rows([plan.pk])

@@ -462,3 +462,20 @@ def test_the_worker_keeps_a_plans_holds_and_reads_holds_only_for_plans_that_have
         jobs.recompute_stale_plans(limit=100)
     assert not any(q["sql"].startswith('SELECT "schedules_hold"') for q in queries.captured_queries)
     assert ScheduledFill.objects.get(plan=patient_a.plan, sequence=chemo.sequence).kind == FillKind.CHEMO
+
+
+def test_recording_a_fill_asks_for_holds_only_when_the_plan_has_some(patient_a, staff_a):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def holds_asked(day, infusate="fudr"):
+        with CaptureQueriesContext(connection) as queries:
+            services.fill_record(plan=patient_a.plan, date=day, infusate=infusate, by=staff_a)
+        return sum(q["sql"].startswith('SELECT "schedules_hold"') for q in queries.captured_queries)
+
+    assert holds_asked(TODAY - dt.timedelta(days=6)) == 0
+    chemo = next(r for r in planned(patient_a) if r.kind == FillKind.CHEMO)
+    services.hold_add(plan=patient_a.plan, sequence=chemo.sequence, reason="ALP up", by=staff_a)
+    assert ScheduledFill.objects.get(plan=patient_a.plan, sequence=chemo.sequence).kind == FillKind.HELD
+    assert holds_asked(TODAY, infusate="heparinized_saline") == 1  # the rest fill: the hold, later, stays
+    assert ScheduledFill.objects.get(plan=patient_a.plan, sequence=chemo.sequence).kind == FillKind.HELD
