@@ -364,6 +364,14 @@ def test_two_patients_feeds_keep_their_own_last_modified(client, discreet, clini
         assert fetch(client, link).content == response.content
 
 
+def test_a_visit_due_today_is_not_overdue_yet(client, clinic_a, staff_a):
+    patient = make_patient(clinic_a, "Tia Today", "A-903", surgery=TODAY - dt.timedelta(days=14))
+    row = ScheduledFill.objects.get(plan__patient=patient, date=TODAY, active=True)  # the first chemo fill
+    _, token = subscriptions.subscription_create(patient=patient, name="Phone", detail="discreet", by=staff_a)
+    event = seen(fetch(client, token).content)[uid(patient, row)]
+    assert (event.summary, event.description) == ("Clinic visit", "Planned date: it may still change.")
+
+
 def test_overdue_visit_says_so_in_both_wordings(client, discreet, detailed, patient_a, time_machine):
     due = ScheduledFill.objects.filter(plan__patient=patient_a, recorded=False, active=True,
                                        date__gte=TODAY).exclude(kind="implant").first()
@@ -849,7 +857,7 @@ def test_a_moved_visit_says_why(client, discreet, detailed, patient_a, staff_a):
     for token, detailed_ in ((discreet[1], False), (detailed[1], True)):
         cache.clear()
         event = seen(fetch(client, token).content)[uid(patient_a, due, detailed=detailed_)]
-        assert why in event.description
+        assert event.description.split("\n")[:2] == ["Planned date: it may still change.", why]
         assert event.start == row.date.isoformat()
 
 
