@@ -357,7 +357,7 @@ ALREADY_RECORDED_MESSAGE = gettext_lazy("This refill was already recorded: nothi
 
 
 @require_http_methods(["GET", "POST"])
-@access.staff_required
+@access.staff_patient_required  # the patient's lookup checks staff membership
 def fill_record(request, public_id):
     if request.method != "POST":
         return _fill_record(request, public_id)

@@ -105,3 +105,13 @@ def staff_required(view):
         return view(request, *args, **kwargs)
 
     return wrapped
+
+
+def staff_patient_required(view):
+    """staff_required for a view whose first step is get_patient(request, ..., edit=True), so one query fewer.
+
+    That lookup already answers 404 to anyone who is not staff of the patient's clinic (no clinic at all, another
+    clinic, a patient, a caregiver), exactly as staff_required would have; its separate query would only repeat
+    the answer. A view that does anything before that lookup must use staff_required instead.
+    """
+    return login_required(view)
