@@ -20,13 +20,13 @@ import pickle
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connections, router, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import CharField, DecimalField, Exists, F, OuterRef, TimeField, Value
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
@@ -298,19 +298,20 @@ def _recompute(
     ids = [plan.pk for plan in rows]
     clinics = {plan.clinic_id: plan.clinic for plan in rows}
     recorded: dict[int, list[tuple]] = {}
-    for plan_id, *fill in (
-        RecordedFill.objects.filter(plan_id__in=ids)
-        .order_by("plan_id", "date")
-        .values_list("plan_id", "date", "infusate", "volume_in_ml", "volume_returned_ml", "appointment_time")
-    ):
-        recorded.setdefault(plan_id, []).append(fill)
+    closures: dict[int, set] = {clinic_id: set() for clinic_id in clinics}
+    # The plans' recorded fills and their clinics' closure days in one statement (one round trip fewer: a
+    # single plan's recompute, a fill recorded, runs a handful of statements). A closure row has no infusate.
+    for owner_id, day, infusate, *fill in _recorded_and_closures(ids, list(clinics)):
+        if infusate is None:
+            closures[owner_id].add(day)
+        else:
+            recorded.setdefault(owner_id, []).append((day, infusate, *fill))
+    for fills in recorded.values():
+        fills.sort(key=_first)  # by date (unique per plan)
     holds: dict[int, set] = {}
     if held := [plan.pk for plan in rows if plan.has_holds]:  # most plans have none: no query
         for plan_id, cycle, attempt in Hold.objects.filter(plan_id__in=held).values_list("plan_id", "cycle", "attempt"):
             holds.setdefault(plan_id, set()).add((cycle, attempt))
-    closures: dict[int, set] = {clinic_id: set() for clinic_id in clinics}
-    for clinic_id, day in ClinicClosure.objects.filter(clinic_id__in=list(clinics)).values_list("clinic_id", "date"):
-        closures[clinic_id].add(day)
     calendars = {pk: (clinic_calendar(clinic, closures[pk]), clinic.today()) for pk, clinic in clinics.items()}
 
     engine_protocols: dict[tuple, engine.Protocol] = {}
@@ -380,6 +381,26 @@ def _recompute(
     # The plans are locked: inputs_version cannot change before this transaction ends.
     _update_plans(plan_days)
     return RecomputeResult(plans=len(rows), moves=tuple(moves), created=len(to_create), cancelled=cancelled)
+
+
+_first = itemgetter(0)
+
+
+def _recorded_and_closures(plan_ids: list[int], clinic_ids: list[int]):
+    """(plan id, date, infusate, volume in, volume returned, appointment time) of each recorded fill of these
+    plans, then (clinic id, date, None, None, None, None) of each closure day of these clinics, in no order."""
+    nothing = [Value(None, output_field=field) for field in (CharField(), DecimalField(), DecimalField(), TimeField())]
+    return (
+        RecordedFill.objects.filter(plan_id__in=plan_ids)
+        .order_by()
+        .values_list("plan_id", "date", "infusate", "volume_in_ml", "volume_returned_ml", "appointment_time")
+        .union(
+            ClinicClosure.objects.filter(clinic_id__in=clinic_ids)
+            .order_by()
+            .values_list("clinic_id", "date", *nothing),
+            all=True,
+        )
+    )
 
 
 def _update_plans(rows: list[tuple]) -> None:
