@@ -344,7 +344,7 @@ def test_a_release_that_changes_the_feeds_shape_serves_the_new_shape_at_once(cli
     assert parse(fetch(client, discreet[1]).content)["PRODID"] == "-//PumpCare//Calendar 2//EN"
 
 
-def test_two_patients_feeds_keep_their_own_last_modified(client, discreet, clinic_a, staff_a, time_machine,
+def test_two_patients_feeds_keep_their_own_last_modified(client, discreet, detailed, clinic_a, staff_a, time_machine,
                                                          monkeypatch):
     """Two patients with the same wording share no stored feed: one's build never moves the other's date."""
     other = make_patient(clinic_a, "Bea Brook", "A-102", surgery=TODAY - dt.timedelta(days=40))
@@ -357,9 +357,11 @@ def test_two_patients_feeds_keep_their_own_last_modified(client, discreet, clini
     for response, link in ((mine, discreet[1]), (theirs, token), (mine, discreet[1])):
         assert fetch(client, link, if_modified_since=response["Last-Modified"]).status_code == 304
         assert fetch(client, link).content == response.content
-    # And each is served from its own stored body, never built again while nothing changed.
+    # And each (the first patient's two wordings too) is served from its own stored body, never built again while
+    # nothing changed.
+    words = fetch(client, detailed[1])
     monkeypatch.setattr(ical, "render", lambda *a, **k: pytest.fail("built the calendar"))
-    for response, link in ((mine, discreet[1]), (theirs, token)):
+    for response, link in ((mine, discreet[1]), (theirs, token), (words, detailed[1]), (mine, discreet[1])):
         cache.clear()
         assert fetch(client, link).content == response.content
 
