@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from clinic import forms
-from patients import access
+from patients import access, audit
 from patients import services as account_services
 from schedules import engine, progress, selectors, services
 from schedules.models import ClinicClosure, FillKind, Hold, Infusate, Protocol, RecordedFill, ScheduledFill, TherapyPlan
@@ -362,10 +362,22 @@ def fill_record(request, public_id):
     if request.method != "POST":
         return _fill_record(request, public_id)
     # One transaction for the whole submit: the audit row of this view and the record commit together, one
-    # flush of the database's log instead of two. The service's transaction is a savepoint inside it, so a
-    # refused record (a double submit) still keeps the audit row.
-    with transaction.atomic():
-        return _fill_record(request, public_id)
+    # flush of the database's log instead of two. The service runs in it without a savepoint (two statements
+    # fewer per fill): a record it refuses (a double submit, a colleague a moment earlier) rolls the whole
+    # transaction back, and the refused submit is then audited on its own.
+    try:
+        with transaction.atomic():
+            return _fill_record(request, public_id)
+    except _RecordRefused as refused:
+        audit.record_view(request, refused.patient)
+        # The database kept exactly one record.
+        messages.warning(request, ALREADY_RECORDED_MESSAGE)
+        return redirect(_patient_url(refused.patient))
+
+
+class _RecordRefused(Exception):
+    def __init__(self, patient):
+        self.patient = patient
 
 
 def _fill_record(request, public_id):
@@ -378,14 +390,11 @@ def _fill_record(request, public_id):
         if form.is_valid():
             fields = {name: form.cleaned_data[name] for name in form.Meta.fields}
             try:
-                # The service's savepoint: a failure rolls the record back before the view sees the exception.
                 record, result = services.fill_record_expected(
-                    plan=plan, sequence=form.cleaned_data.get("sequence"), by=request.user, **fields
+                    plan=plan, sequence=form.cleaned_data.get("sequence"), by=request.user, savepoint=False, **fields
                 )
-            except (services.FillAlreadyRecorded, IntegrityError, ValidationError):
-                # A double submit or a colleague a moment earlier: the database kept exactly one record.
-                messages.warning(request, ALREADY_RECORDED_MESSAGE)
-                return redirect(_patient_url(patient))
+            except (services.FillAlreadyRecorded, IntegrityError, ValidationError) as error:
+                raise _RecordRefused(patient) from error  # out of fill_record's transaction, which rolls back
             held = expected is not None and expected.is_chemo and not engine.Infusate(record.infusate).is_chemo
             prefix = _("Fill recorded as a held cycle (chemo not given).") if held else _("Fill recorded.")
             _say_moves(request, result, prefix=prefix)

@@ -85,6 +85,28 @@ def test_a_double_submit_ends_as_one_record_with_a_clear_message(client_for, sta
     assert AccessEvent.objects.filter(patient=on_time, detail="staff:fill_record").count() == 2
 
 
+def test_a_record_the_service_refuses_leaves_nothing_of_it_but_the_submit_is_audited(
+    client_for, staff_a, on_time, monkeypatch
+):
+    """The service runs in the view's transaction without a savepoint: a refusal (here after it had written the
+    record and its recompute) rolls all of it back, and the submit is still audited, in a transaction of its own."""
+    expected = planned(on_time)[0]
+    before = list(ScheduledFill.objects.filter(plan=on_time.plan).order_by("sequence").values_list("date", "kind"))
+    record = services.fill_record_expected
+
+    def refused_after_writing(**kwargs):
+        record(**kwargs)
+        raise services.FillAlreadyRecorded
+
+    monkeypatch.setattr(services, "fill_record_expected", refused_after_writing)
+    response = client_for(staff_a).post(record_url(on_time), fill_data(expected), follow=True)
+    assert "This refill was already recorded: nothing was added." in messages_of(response)
+    assert not RecordedFill.objects.filter(plan=on_time.plan).exists()
+    assert list(ScheduledFill.objects.filter(plan=on_time.plan).order_by("sequence").values_list("date", "kind")) \
+        == before
+    assert AccessEvent.objects.filter(patient=on_time, detail="staff:fill_record").count() == 1
+
+
 def test_a_fill_recorded_since_the_form_was_shown_is_refused_by_the_service(client_for, staff_a, on_time):
     """The form trusts the planned fill the view read; the service, under the plan's lock, has the last word."""
     expected = planned(on_time)[0]
