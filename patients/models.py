@@ -13,9 +13,9 @@ from django.db import models
 from django.utils import timezone
 from django.utils.dates import WEEKDAYS
 from django.utils.translation import gettext_lazy as _
-from simple_history.models import HistoricalRecords
 
 from patients import search
+from patients.history import HistoricalRecords
 
 # Weekday names in the active language, Monday (0) first, as date.weekday() counts (Django's translations).
 WEEKDAY_NAMES = tuple(WEEKDAYS[day] for day in range(7))

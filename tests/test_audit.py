@@ -239,3 +239,15 @@ def test_history_is_linked_from_the_patient_page_and_paginated(client_for, staff
     # Staff navigation, and a scrolling table a keyboard can reach (axe: scrollable-region-focusable).
     assert f'href="{reverse("staff:patients", args=[patient_a.clinic.pk])}"' in first.content.decode()
     assert 'role="region" aria-label="Table: who looked" tabindex="0"' in first.content.decode()
+
+
+def test_the_history_manager_class_is_built_once_and_still_answers(staff_a, patient_a):
+    """Every save of a tracked model reads Model.history: its class is built once (patients.history), not each
+    time, and the manager still has simple_history's queryset methods and sees this instance's history."""
+    from schedules.models import RecordedFill
+
+    fill, _ = services.fill_record(plan=patient_a.plan, date=TODAY, infusate="fudr", by=staff_a)
+    assert type(RecordedFill.history) is type(RecordedFill.history)
+    assert type(fill.history) is type(RecordedFill.objects.get(pk=fill.pk).history)
+    assert [h.history_type for h in fill.history.all()] == ["+"]
+    assert fill.history.as_of(dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).pk == fill.pk
