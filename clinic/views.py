@@ -270,7 +270,7 @@ def patient_create(request, clinic_id: int):
 
 
 @require_http_methods(["GET", "POST"])
-@access.staff_required
+@access.staff_patient_required
 def patient_edit(request, public_id):
     patient = access.get_patient(request, public_id, edit=True)
     return _patient_form_page(request, clinic=patient.clinic, patient=patient, plan=_plan(patient))
@@ -302,7 +302,7 @@ def _corrections(plan: TherapyPlan) -> list[dict]:
 
 
 @require_GET
-@access.staff_required
+@access.staff_patient_required
 def patient_detail(request, public_id):
     patient = access.get_patient(request, public_id, edit=True)
     plan = _plan(patient)
@@ -413,7 +413,7 @@ def _fill_record(request, public_id):
 
 
 @require_http_methods(["GET", "POST"])
-@access.staff_required
+@access.staff_patient_required
 def fill_correct(request, public_id, fill_id: int):
     patient = access.get_patient(request, public_id, edit=True)
     plan = _plan(patient)
@@ -444,7 +444,7 @@ def fill_correct(request, public_id, fill_id: int):
 
 
 @require_POST
-@access.staff_required
+@access.staff_patient_required
 def hold_add(request, public_id):
     patient = access.get_patient(request, public_id, edit=True)
     plan = _plan(patient)
@@ -477,7 +477,7 @@ def hold_add(request, public_id):
 
 
 @require_POST
-@access.staff_required
+@access.staff_patient_required
 def hold_remove(request, public_id, hold_id: int):
     patient = access.get_patient(request, public_id, edit=True)
     hold = get_object_or_404(Hold, pk=hold_id, plan__patient=patient)
@@ -487,7 +487,7 @@ def hold_remove(request, public_id, hold_id: int):
 
 
 @require_http_methods(["GET", "POST"])
-@access.staff_required
+@access.staff_patient_required
 def therapy_end(request, public_id):
     patient = access.get_patient(request, public_id, edit=True)
     plan = _plan(patient)
@@ -519,7 +519,7 @@ def therapy_end(request, public_id):
 
 
 @require_POST
-@access.staff_required
+@access.staff_patient_required
 def therapy_reopen(request, public_id):
     patient = access.get_patient(request, public_id, edit=True)
     plan = _plan(patient)
@@ -542,7 +542,7 @@ def _send_link(request, user, template: str) -> None:
 
 
 @require_POST
-@access.staff_required
+@access.staff_patient_required
 def patient_login_create(request, public_id):
     patient = access.get_patient(request, public_id, edit=True)
     form = forms.AccountEmailForm(request.POST)
@@ -565,7 +565,7 @@ def patient_login_create(request, public_id):
 
 
 @require_POST
-@access.staff_required
+@access.staff_patient_required
 def patient_login_revoke(request, public_id):
     patient = access.get_patient(request, public_id, edit=True)
     account_services.patient_login_revoke(patient=patient)
@@ -574,7 +574,7 @@ def patient_login_revoke(request, public_id):
 
 
 @require_POST
-@access.staff_required
+@access.staff_patient_required
 def caregiver_grant(request, public_id):
     patient = access.get_patient(request, public_id, edit=True)
     form = forms.AccountEmailForm(request.POST, prefix="caregiver")
@@ -601,7 +601,7 @@ def caregiver_grant(request, public_id):
 
 
 @require_POST
-@access.staff_required
+@access.staff_patient_required
 def caregiver_revoke(request, public_id, grant_id: int):
     patient = access.get_patient(request, public_id, edit=True)
     grant = get_object_or_404(patient.caregiver_grants.active(), pk=grant_id)
