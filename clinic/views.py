@@ -1,7 +1,8 @@
 """The clinic staff pages: dashboard, patients, fills, holds, clinic settings.
 
-Every staff view is for clinic staff only (@access.staff_required) and reaches patients and clinics through
-patients.access, so staff of another clinic get 404. Writes go through schedules.services.
+Every staff view is for clinic staff only (@access.staff_required, or @access.staff_patient_required for a
+patient's pages, whose first step, get_patient(edit=True), makes the same check) and reaches patients and clinics
+through patients.access, so staff of another clinic get 404. Writes go through schedules.services.
 """
 
 import datetime as dt
