@@ -4,12 +4,13 @@
         [--database-url postgres://postgres@127.0.0.1:5432/pumpcare_bench] [--reuse] [--parts closure,fill,pages]
 
 --reuse keeps a PostgreSQL database that an earlier run built with the same --patients (minutes saved at 10,000
-patients); the closure then toggles (removed if the earlier run added it, else added): either way every plan of
-the clinic is recomputed and about the same fills move. --parts runs only some of the measurements.
+patients); the closure then toggles (removed if the earlier run added it, else added): either way the plans it can
+change (those with a fill on or searching past that day; about a tenth of the clinic) are recomputed. --parts runs
+only some of the measurements.
 
 Prints, with the machine's load average before and after:
 - the pure engine projecting every plan of the clinic (inputs already in memory): the baseline;
-- adding one closure day: the request's own time, then the background recompute of every plan of the clinic
+- adding one closure day: the request's own time, then the background recompute of the plans it marked
   (the worker's unit of work run until the queue is empty), and its ratio to the engine (target <= 3x);
 - recording one fill through the staff page (server time, median; target <= 20 ms);
 - the dashboard, a section of it on its own page (the first and the last page), the patient list and its search

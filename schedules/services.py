@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import math
 import pickle
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from typing import NamedTuple
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connections, router, transaction
-from django.db.models import CharField, DecimalField, Exists, F, OuterRef, TimeField, Value
+from django.db.models import CharField, DecimalField, Exists, F, OuterRef, Q, TimeField, Value
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
@@ -799,17 +800,116 @@ def closures_add(*, clinic: Clinic, days: dict[dt.date, str], by=None) -> tuple[
         existing = set(clinic.closures.filter(date__in=list(days)).values_list("date", flat=True))
         new = [ClinicClosure(clinic=clinic, date=day, name=name[:100]) for day, name in sorted(days.items())
                if day not in existing]
+        plans = _lock_clinic_plans(clinic)
         try:
             with transaction.atomic():
                 # bulk_create skips save(): this keeps the audit trail of each new closure all the same.
                 bulk_create_with_history(new, ClinicClosure, default_user=by)
         except IntegrityError:
             raise ClosuresChanged from None
-        return len(new), clinic_recompute(clinic=clinic)
+        return len(new), _outdate_ids(closure_affected(clinic, plans, added={c.date for c in new}))
 
 
 def closure_remove(*, closure) -> int:
     with transaction.atomic():
         clinic = closure.clinic
+        list(Clinic.objects.select_for_update(no_key=True).filter(pk=clinic.pk).values_list("pk"))
+        plans = _lock_clinic_plans(clinic)
         closure.delete()
-        return clinic_recompute(clinic=clinic)
+        return _outdate_ids(closure_affected(clinic, plans, removed={closure.date}))
+
+
+# --- Closures: only the plans whose projection a closure date can change (issue 13) ---
+#
+# The engine reads the closures in one place only, engine._open_day, once per planned fill (and once more for
+# the fill that lands past the horizon or the end, which is not stored). It looks at days one by one and returns
+# the first open one: the nominal day; else, after a non-chemo phase, up to k later days (k = max(0, min(room,
+# phase)) <= floor(capacity) // 2); else the days back to the previous fill; else the nominal day, flagged.
+# Every day it looked at before the one it returned was closed. So:
+# - closing day D changes a fill only if the fill was returned on D (an earlier look was at a closed day, which
+#   stays closed; a flagged fill looked only at closed days), and a plan whose fills are all unchanged is
+#   unchanged (each fill is planned from the one before);
+# - opening day D (it was closed) changes a fill only if its search looked at D: D between its nominal day
+#   (moved_from) and its day, or up to k days after the nominal day of a fill moved earlier, or anywhere from
+#   the day after the previous fill to k days after the nominal day of a flagged fill.
+# Recorded fills and the implant fill never look at the calendar. The fill past the horizon lands within
+# max(phase, floor(capacity)) days of the last stored fill, so a plan whose last fill is that close before D is
+# marked too. Plans already out of date, or never projected, are always marked.
+
+_PLANNED_ROWS = Q(active=True, recorded=False) & ~Q(kind=FillKind.IMPLANT)
+
+
+class _ClinicPlan(NamedTuple):
+    capacity: int  # whole days a fill lasts, as the engine floors it
+    current: bool  # the stored projection is of the plan's present inputs
+
+
+def _lock_clinic_plans(clinic: Clinic) -> dict[int, _ClinicPlan]:
+    """Lock every plan of the clinic (the caller holds the clinic's row), then read what closure_affected needs.
+
+    A recompute under way when we ask (a fill recorded) holds its plan's lock: we wait for it to commit, and then
+    read the rows it stored. One that begins after our lock waits for this transaction, and then reads the new
+    closures. So no projection made with the old closures is stored unseen by closure_affected. The plans are
+    read in a query of their own, after the lock (_locked says why).
+    """
+    ids = list(
+        clinic_plans(clinic).order_by("pk").select_for_update(no_key=True, of=("self",)).values_list("pk", flat=True)
+    )
+    plans = {}
+    for start in range(0, len(ids), 5000):  # SQLite's limit on a statement's parameters
+        for pk, reservoir, flow, projected, inputs, projected_on in TherapyPlan.objects.filter(
+            pk__in=ids[start : start + 5000]
+        ).values_list("pk", "patient__pump_reservoir_ml", "patient__pump_flow_ml_per_day", "projected_version",
+                      "inputs_version", "projected_on"):
+            capacity = math.floor(engine.Pump(float(reservoir), float(flow)).capacity_days)
+            plans[pk] = _ClinicPlan(capacity, projected >= inputs and projected_on is not None)
+    return plans
+
+
+def closure_affected(clinic: Clinic, plans: dict[int, _ClinicPlan], *, added: Iterable[dt.date] = (),
+                     removed: Iterable[dt.date] = ()) -> set[int]:
+    """The plans (of `plans`, from _lock_clinic_plans) whose projection may change when these closure dates are
+    added or removed (the comment above says why these); a superset, never fewer."""
+    added, removed = set(added), set(removed)
+    days = added | removed
+    if not days:
+        return set()
+    marked = {pk for pk, plan in plans.items() if not plan.current}
+    half = max((plan.capacity // 2 for plan in plans.values()), default=0)
+    rows = ScheduledFill.objects.filter(_PLANNED_ROWS, clinic=clinic)
+    if added:
+        marked.update(rows.filter(date__in=sorted(added)).values_list("plan_id", flat=True))
+    for day in sorted(removed):
+        # Moved fills: D from min(day, nominal) to nominal + k (a fill moved later is at most k after nominal).
+        moved = rows.filter(moved_from__isnull=False, moved_from__gte=day - dt.timedelta(days=half)).filter(
+            Q(date__lte=day) | Q(moved_from__lte=day)
+        )
+        for plan_id, date, nominal in moved.values_list("plan_id", "date", "moved_from"):
+            plan = plans.get(plan_id)
+            if plan is None or min(date, nominal) <= day <= max(date, nominal + dt.timedelta(plan.capacity // 2)):
+                marked.add(plan_id)
+        # Flagged fills: D after the previous fill and at most k after the nominal day (the fill's own day).
+        after_previous = Exists(ScheduledFill.objects.filter(
+            plan_id=OuterRef("plan_id"), sequence=OuterRef("sequence") - 1, date__lt=day
+        ))
+        flagged = rows.filter(after_previous, closed_day=True, date__gte=day - dt.timedelta(days=half))
+        for plan_id, date in flagged.values_list("plan_id", "date"):
+            plan = plans.get(plan_id)
+            if plan is None or day <= date + dt.timedelta(plan.capacity // 2):
+                marked.add(plan_id)
+    # The fill past the horizon or the end: within max(phase, capacity) days after the plan's last stored fill.
+    last = ScheduledFill.objects.filter(clinic=clinic, active=True, phase_end__isnull=True, date__lt=max(days))
+    for plan_id, date, phase_days in last.values_list("plan_id", "date", "phase_days"):
+        plan = plans.get(plan_id)
+        reach = date + dt.timedelta(days=max(phase_days, plan.capacity if plan else 0))
+        if plan is None or any(date < day <= reach for day in days):
+            marked.add(plan_id)
+    return marked & plans.keys()
+
+
+def _outdate_ids(ids: Iterable[int]) -> int:
+    """Mark these plans (locked by the caller) out of date for the worker; returns how many."""
+    ids = sorted(ids)
+    for start in range(0, len(ids), 5000):
+        TherapyPlan.objects.filter(pk__in=ids[start : start + 5000]).update(inputs_version=F("inputs_version") + 1)
+    return len(ids)

@@ -207,3 +207,33 @@ def test_a_closure_added_meanwhile_is_named_as_already_closed(client_for, staff_
     url = reverse("staff:closures_add", args=[clinic_a.pk])
     response = client_for(staff_a).post(url, {"closures-lines": f"{day:%Y-%m-%d} Staff day"}, follow=True)
     assert any("1 was already closed" in m for m in messages_of(response))
+
+
+def test_a_closure_says_it_updates_only_the_patients_with_a_fill_that_day(client_for, staff_a, clinic_a, patient_a):
+    from tests.conftest import make_patient
+
+    other = make_patient(clinic_a, "Carl Cole", "A-101", surgery=TODAY - dt.timedelta(days=27))  # fills a week apart
+    due = planned(patient_a)[1]
+    assert not ScheduledFill.objects.filter(plan__patient=other, date=due.date).exists()
+    url = reverse("staff:closures_add", args=[clinic_a.pk])
+    response = client_for(staff_a).post(url, {"closures-lines": f"{due.date:%Y-%m-%d} Staff day"}, follow=True)
+    assert any("Updating the schedule of 1 patient in the background" in m for m in messages_of(response))
+    assert set(jobs.stale_plans().values_list("patient", flat=True)) == {patient_a.pk}
+    jobs.recompute_stale_plans(limit=10)
+    assert ScheduledFill.objects.get(pk=due.pk).moved_from == due.date
+
+    closure = ClinicClosure.objects.get(clinic=clinic_a)
+    response = client_for(staff_a).post(reverse("staff:closure_remove", args=[clinic_a.pk, closure.pk]), follow=True)
+    assert any("Updating the schedule of 1 patient in the background" in m for m in messages_of(response))
+    assert set(jobs.stale_plans().values_list("patient", flat=True)) == {patient_a.pk}
+    jobs.recompute_stale_plans(limit=10)
+    assert ScheduledFill.objects.get(pk=due.pk).date == due.date
+
+
+def test_a_closure_on_a_day_without_fills_updates_no_schedule(client_for, staff_a, clinic_a, patient_a):
+    day = TODAY + dt.timedelta(days=1)  # Wednesday: patient A's fills are on other days
+    assert not ScheduledFill.objects.filter(plan__patient=patient_a, date=day).exists()
+    url = reverse("staff:closures_add", args=[clinic_a.pk])
+    response = client_for(staff_a).post(url, {"closures-lines": f"{day:%Y-%m-%d}"}, follow=True)
+    assert any("No patient's schedule is affected." in m for m in messages_of(response))
+    assert not jobs.stale_plans().exists()
