@@ -43,7 +43,7 @@ from patients.models import Patient
 from schedules.models import FillKind, Infusate, ScheduledFill, TherapyPlan
 
 # Bump when the shape of the body changes, so every snapshot is rebuilt.
-FEED_FORMAT = 2
+FEED_FORMAT = 3
 # Recorded visits stay in the calendar for a year: people look back at when the last refills were.
 WINDOW_BACK = relativedelta(months=12)
 REFRESH = dt.timedelta(hours=4)
@@ -170,13 +170,18 @@ def phase_summary(row: ScheduledFill) -> str:
     return gettext("%(name)s, day 1-%(days)d") % words
 
 
+def _is_fact(row: ScheduledFill) -> bool:
+    # A recorded refill happened; the implant is the surgery, a fact that never moves (S7) and is never recorded.
+    return row.recorded or row.kind == FillKind.IMPLANT
+
+
 def _is_overdue(row: ScheduledFill, today: dt.date) -> bool:
-    return not row.recorded and row.date < today
+    return not _is_fact(row) and row.date < today
 
 
 def _notes(row: ScheduledFill, today: dt.date) -> list[str]:
     """What a person needs to know about this visit, in both wordings (none of it is medical)."""
-    if row.recorded:
+    if _is_fact(row):
         return []
     if _is_overdue(row, today):
         return [str(OVERDUE_NOTE)]
@@ -215,7 +220,7 @@ def _fill_event(row, *, seed, today, zone, detailed, title, clinic, page_url) ->
         summary=summary,
         start=start,
         end=end,
-        status="CONFIRMED" if row.recorded else "TENTATIVE",
+        status="CONFIRMED" if _is_fact(row) else "TENTATIVE",
         description="\n".join(lines),
         location=", ".join(p for p in (clinic.name, clinic.address) if p) if detailed and clinic else "",
         url=page_url if detailed else "",
@@ -229,7 +234,7 @@ def _phase_event(row, *, seed) -> Shown:
         summary=phase_summary(row),
         start=row.date,
         end=row.phase_end,
-        status="CONFIRMED" if row.recorded else "TENTATIVE",
+        status="CONFIRMED" if _is_fact(row) else "TENTATIVE",
         transparent=True,
     )
 

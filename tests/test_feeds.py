@@ -136,13 +136,14 @@ def test_discreet_feed_has_one_neutral_all_day_event_per_fill(client, discreet, 
     assert len(seen(body)) == len(rows)
     overdue = 0
     for row, event in zip(rows, found, strict=True):
-        if not row.recorded and row.date < TODAY:
+        fact = row.recorded or row.kind == FillKind.IMPLANT  # the surgery is never overdue and never moves
+        if not fact and row.date < TODAY:
             assert event["SUMMARY"] == "Clinic visit (overdue: call the clinic)"
             assert event["DESCRIPTION"] == "Overdue: call the clinic."
             overdue += 1
         else:
             assert event["SUMMARY"] == "Clinic visit"
-            assert event.get("DESCRIPTION") in (None, ical.PLANNED_NOTE)
+            assert event.get("DESCRIPTION") == (None if fact else ical.PLANNED_NOTE)
         assert event.start == row.date and not isinstance(event.start, dt.datetime)
         assert event["DTSTART"].params.get("VALUE") == "DATE"
         assert event.end == row.date + dt.timedelta(days=1)
@@ -151,9 +152,9 @@ def test_discreet_feed_has_one_neutral_all_day_event_per_fill(client, discreet, 
         assert event["SEQUENCE"] == 0, "first time shown"
         assert event["DTSTAMP"].dt == NOW == event["LAST-MODIFIED"].dt
         assert event["DTSTAMP"].dt.utcoffset() == dt.timedelta(0)
-        assert event["STATUS"] == ("CONFIRMED" if row.recorded else "TENTATIVE")
+        assert event["STATUS"] == ("CONFIRMED" if fact else "TENTATIVE")
         assert "LOCATION" not in event and "URL" not in event
-    assert overdue >= 1, "patient A has a refill that is overdue"
+    assert overdue == 1, "patient A's first refill is overdue (the surgery before it is not)"
     assert len({str(e["UID"]) for e in found}) == len(found)
     for event in expanded(body):
         assert str(event["SUMMARY"]).startswith("Clinic visit")
@@ -215,7 +216,8 @@ def test_detailed_feed_names_the_fills_and_phases(client, detailed, patient_a, s
         event = uids[key]
         assert event["TRANSP"] == "TRANSPARENT"
         assert event.start == row.date and event.end == row.phase_end
-        assert event["STATUS"] == ("CONFIRMED" if row.recorded else "TENTATIVE"), "a past phase happened"
+        fact = row.recorded or row.kind == FillKind.IMPLANT  # a recorded phase happened; so did the surgery's
+        assert event["STATUS"] == ("CONFIRMED" if fact else "TENTATIVE"), row.kind
         days = (row.phase_end - row.date).days
         if row.kind == FillKind.CHEMO:
             assert event["SUMMARY"] == f"FUDR infusing, day 1-{days}"
