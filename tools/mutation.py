@@ -61,11 +61,12 @@ MODULES = {
     ),
     "services": (
         "schedules/services.py",
-        # The service tests, and the staff pages that call each write (fills, holds, ends, patients, settings);
+        # The service tests, and the staff pages that call each write (fills, holds, ends, patients, settings),
+        # the closure marking's proof;
         # of test_promises those about schedules (its logging test cannot run under mutmut's captured output).
         # (test_calendar, pure functions of the engine, reaches none of it.)
         ["tests/test_schedule_services.py", "tests/test_staff_fills.py", "tests/test_staff_holds.py",
-         "tests/test_staff_patients.py", "tests/test_staff_settings.py",
+         "tests/test_staff_patients.py", "tests/test_staff_settings.py", "tests/test_closure_marking.py",
          *(f"tests/test_promises.py::test_{name}" for name in (
              "removing_a_closure_puts_the_fill_back_on_its_day",
              "the_clinics_tolerance_setting_decides_what_is_flagged", "saving_in_the_admin_recomputes",
