@@ -59,6 +59,7 @@ def setup(patients: int) -> dict:
 
 def outdate() -> dict:
     """Close the clinic on the busiest planned day of the next month: a clinic-wide change that moves fills."""
+    from django.db import transaction
     from django.db.models import Count
 
     from patients.models import Clinic
@@ -70,10 +71,12 @@ def outdate() -> dict:
         selectors.planned_fills().filter(clinic=clinic, date__range=(today, today + dt.timedelta(days=30)))
         .values("date").annotate(n=Count("pk")).order_by("-n", "date").first()
     )
-    services.closures_add(clinic=clinic, days={busiest["date"]: "Probe closure"})
     # A closure marks only the plans it can change; the tests want the whole clinic in the queue, as a change of
-    # open weekdays would put it.
-    outdated = services.clinic_recompute(clinic=clinic)
+    # open weekdays would put it. One transaction: a worker polling meanwhile would otherwise recompute the
+    # closure's plans and then again the whole clinic's (the tests count each plan once).
+    with transaction.atomic():
+        services.closures_add(clinic=clinic, days={busiest["date"]: "Probe closure"})
+        outdated = services.clinic_recompute(clinic=clinic)
     return {"outdated": outdated, "closed": busiest["date"].isoformat(), "moving": busiest["n"]}
 
 
