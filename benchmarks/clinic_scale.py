@@ -1,17 +1,20 @@
 """Benchmark: the clinic-scale targets of issue 13 over a clinic of 10,000 patients.
 
     .venv/bin/python benchmarks/clinic_scale.py [--patients 10000] [--requests 9]
-        [--database-url postgres://postgres@127.0.0.1:5432/pumpcare_bench] [--reuse] [--parts closure,fill,pages]
+        [--database-url postgres://postgres@127.0.0.1:5432/pumpcare_bench] [--reuse]
+        [--parts closure,weekdays,fill,pages]
 
 --reuse keeps a PostgreSQL database that an earlier run built with the same --patients (minutes saved at 10,000
-patients); the closure then toggles (removed if the earlier run added it, else added): either way the plans it can
-change (those with a fill on or searching past that day; about a tenth of the clinic) are recomputed. --parts runs
-only some of the measurements.
+patients); the closure and the open weekdays then toggle (the closure removed if the earlier run added it, else
+added; Saturday closed if an earlier run opened it, else opened). A closure recomputes the plans it can change
+(those with a fill on or searching past that day; about a tenth of the clinic), a change of open weekdays every
+plan. --parts runs only some of the measurements.
 
 Prints, with the machine's load average before and after:
 - the pure engine projecting every plan of the clinic (inputs already in memory): the baseline;
 - adding one closure day: the request's own time, then the background recompute of the plans it marked
   (the worker's unit of work run until the queue is empty), and its ratio to the engine (target <= 3x);
+- opening the clinic on Saturdays: the same, for every plan of the clinic (as tolerance and protocol changes);
 - recording one fill through the staff page (server time, median; target <= 20 ms);
 - the dashboard, a section of it on its own page (the first and the last page), the patient list and its search
   (queries and median time; targets <= 8 queries, <= 50 ms).
@@ -112,19 +115,10 @@ def engine_seconds(clinic) -> tuple[float, float, int]:
 
 
 def closure_seconds(clinic, nurse) -> dict:
-    """Add one closure day (or remove it, when a reused database has it from an earlier run): the request's
-    service call, then the background recompute (wall clock, this process's CPU, the database's time as the
-    driver waited for it), plans recomputed, and the batches' times (one batch is one transaction: how long its
-    plans stay locked)."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
+    """Add one closure day (or remove it, when a reused database has it from an earlier run), then the
+    background recompute of the plans it marked (background_recompute)."""
     from schedules import services
 
-    try:
-        from schedules import jobs
-    except ImportError:  # before issue 13: the recompute ran inside the request
-        jobs = None
     today = clinic.today()
     day = today + dt.timedelta(days=(7 - today.weekday()) % 7 + 9)  # a Wednesday, 1-2 weeks ahead
     closed = clinic.closures.filter(date=day).first()
@@ -134,9 +128,33 @@ def closure_seconds(clinic, nurse) -> dict:
         services.closure_remove(closure=closed)
     else:
         services.closures_add(clinic=clinic, days={day: "Benchmark closure"}, by=nurse)
-    request = time.perf_counter() - started
-    if jobs is None:
-        return {"request": request}
+    return background_recompute(time.perf_counter() - started)
+
+
+def weekdays_seconds(clinic) -> dict:
+    """Open the clinic on Saturdays (or close it again, when a reused database has it open): a change of open
+    weekdays marks every plan of the clinic, as a change of tolerance or of the protocol does."""
+    from schedules import services
+
+    saturday = "5"
+    opening = saturday not in clinic.open_weekdays
+    print(f"open weekdays: {'opening' if opening else 'closing'} on Saturdays")
+    days = clinic.open_weekdays + saturday if opening else clinic.open_weekdays.replace(saturday, "")
+    clinic.open_weekdays = "".join(sorted(days))
+    started = time.perf_counter()
+    services.clinic_settings_save(clinic=clinic)
+    return background_recompute(time.perf_counter() - started)
+
+
+def background_recompute(request: float) -> dict:
+    """The worker's unit of work run until the queue is empty, after a change whose service call took `request`
+    seconds: wall clock, this process's CPU, the database's time as the driver waited for it, plans recomputed,
+    and the batches' times (one batch is one transaction: how long its plans stay locked)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from schedules import jobs
+
     recomputed = 0
     batches = []
     server_before = server_cpu_seconds()
@@ -157,6 +175,31 @@ def closure_seconds(clinic, nurse) -> dict:
         "database": 0.0 if connection.vendor == "sqlite" else sum(float(q["time"]) for q in queries),
         "plans": recomputed, "batches": batches,
     }
+
+
+def report_recompute(label: str, change: dict, engine_time: float, engine_cpu: float) -> None:
+    """Print a clinic-wide change's background recompute against the engine, and record its targets."""
+    busy = change["cpu"] + change["database"]
+    batches = change["batches"]
+    print(f"{label}: request {ms(change['request'])}; background recompute of {change['plans']} "
+          f"plans {change['wall']:.2f} s = {change['wall'] / engine_time:.2f}x the engine's wall clock; "
+          f"CPU {change['cpu']:.2f} s + database {change['database']:.2f} s = {busy / engine_cpu:.2f}x "
+          f"the engine's CPU (target <= 3x; the rest of the wall clock is waiting for a CPU)")
+    if change["server_cpu"] is not None:
+        both = change["cpu"] + change["server_cpu"]
+        print(f"  CPU of this process {change['cpu']:.2f} s + of the PostgreSQL server process "
+              f"{change['server_cpu']:.2f} s = {both / engine_cpu:.2f}x the engine's CPU")
+    print(f"  {len(batches)} batches (one transaction each, its plans locked): median "
+          f"{ms(statistics.median(batches))}, longest {ms(max(batches))} (target < 1 s)")
+    ratio = change["wall"] / engine_time
+    target(f"clinic-wide recompute ({label}), wall clock / the engine's", f"{ratio:.2f}x", "<= 3x", ratio <= 3)
+    target("  the same, busy time (CPU + waiting for the database) / the engine's CPU",
+           f"{busy / engine_cpu:.2f}x", "<= 3x", busy / engine_cpu <= 3)
+    if change["server_cpu"] is not None:
+        target("  the same, CPU (this process + its PostgreSQL process) / the engine's CPU",
+               f"{both / engine_cpu:.2f}x", "<= 3x", both / engine_cpu <= 3)
+    target("  longest plan lock during the recompute (one batch's transaction)", ms(max(batches)),
+           "< 1000 ms", max(batches) < 1)
 
 
 def built_clinic(patients: int):
@@ -242,15 +285,13 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=9)
     parser.add_argument("--database-url", default="", help="a PostgreSQL URL (dropped and created afresh)")
-    parser.add_argument("--no-closure", action="store_true", help="skip the closure (minutes on the old code)")
     parser.add_argument("--reuse", action="store_true",
                         help="keep the PostgreSQL database an earlier run built with as many patients")
-    parser.add_argument("--parts", default="closure,fill,pages",
-                        help="which measurements, comma-separated: closure (with the engine), fill, pages")
+    parser.add_argument("--parts", default="closure,weekdays,fill,pages",
+                        help="which measurements, comma-separated: closure, weekdays (each with the engine), fill, "
+                             "pages")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
-    if args.no_closure:
-        parts.discard("closure")
     print(f"start: {load()}")
     with tempfile.TemporaryDirectory() as folder:
         url = args.database_url or f"sqlite:///{Path(folder) / 'benchmark.sqlite3'}"
@@ -291,45 +332,20 @@ def main() -> None:
                 # dashboard count from an index alone (this machine's PostgreSQL may run without autovacuum).
                 cursor.execute("VACUUM ANALYZE")
 
-        if "closure" in parts:
+        changes = [("closure", closure_seconds, (clinic, nurse)), ("weekdays", weekdays_seconds, (clinic,))]
+        if parts & {name for name, _, _ in changes}:
             engine_time, engine_cpu, plans = engine_seconds(clinic)
             print(f"engine: {plans} plans projected in {engine_time:.2f} s, CPU {engine_cpu:.2f} s "
-                  "(before the closure)")
-            closure = closure_seconds(clinic, nurse)
+                  "(before the clinic-wide changes)")
+            measured = [(name, measure(*args)) for name, measure, args in changes if name in parts]
             # The engine again, just after (the load may have changed meanwhile).
             engine_after, engine_after_cpu, _ = engine_seconds(clinic)
             print(f"engine again: {engine_after:.2f} s, CPU {engine_after_cpu:.2f} s")
-            # The baseline: the engine before and after the closure, averaged (the load may change meanwhile).
+            # The baseline: the engine before and after the changes, averaged (the load may change meanwhile).
             engine_time, engine_cpu = (engine_time + engine_after) / 2, (engine_cpu + engine_after_cpu) / 2
             print(f"engine baseline (the mean of both): {engine_time:.2f} s, CPU {engine_cpu:.2f} s")
-            if "wall" in closure:
-                busy = closure["cpu"] + closure["database"]
-                batches = closure["batches"]
-                print(f"closure added: request {ms(closure['request'])}; background recompute of {closure['plans']} "
-                      f"plans {closure['wall']:.2f} s = {closure['wall'] / engine_time:.2f}x the engine's wall clock; "
-                      f"CPU {closure['cpu']:.2f} s + database {closure['database']:.2f} s = {busy / engine_cpu:.2f}x "
-                      f"the engine's CPU (target <= 3x; the rest of the wall clock is waiting for a CPU)")
-                if closure["server_cpu"] is not None:
-                    both = closure["cpu"] + closure["server_cpu"]
-                    print(f"  CPU of this process {closure['cpu']:.2f} s + of the PostgreSQL server process "
-                          f"{closure['server_cpu']:.2f} s = {both / engine_cpu:.2f}x the engine's CPU")
-                print(f"  {len(batches)} batches (one transaction each, its plans locked): median "
-                      f"{ms(statistics.median(batches))}, longest {ms(max(batches))} (target < 1 s)")
-                ratio = closure["wall"] / engine_time
-                target("clinic-wide recompute (closure), wall clock / the engine's", f"{ratio:.2f}x", "<= 3x",
-                       ratio <= 3)
-                target("  the same, busy time (CPU + waiting for the database) / the engine's CPU",
-                       f"{busy / engine_cpu:.2f}x", "<= 3x", busy / engine_cpu <= 3)
-                if closure["server_cpu"] is not None:
-                    target("  the same, CPU (this process + its PostgreSQL process) / the engine's CPU",
-                           f"{both / engine_cpu:.2f}x", "<= 3x", both / engine_cpu <= 3)
-                target("longest plan lock during the recompute (one batch's transaction)", ms(max(batches)),
-                       "< 1000 ms", max(batches) < 1)
-            elif closure:
-                print(f"closure added, recomputed inside the request: {closure['request']:.2f} s = "
-                      f"{closure['request'] / engine_time:.2f}x the engine (target <= 3x)")
-                target("clinic-wide recompute (closure), in the request / the engine",
-                       f"{closure['request'] / engine_time:.2f}x", "<= 3x", closure["request"] / engine_time <= 3)
+            for name, change in measured:
+                report_recompute(name, change, engine_time, engine_cpu)
 
         if "fill" in parts:
             times, cpu = fill_record_times(clinic, client, args.requests)

@@ -773,11 +773,18 @@ def plan_preview(*, plan: TherapyPlan, clinic: Clinic, count: int) -> list[engin
 
 
 def clinic_settings_save(*, clinic: Clinic) -> int:
-    """Save a clinic's open weekdays, tolerance or default protocol; every plan of the clinic is recomputed in
-    the background. Returns how many."""
+    """Save a clinic's settings. New open weekdays or a new tolerance: every plan of the clinic is recomputed in
+    the background; the address, phones or default protocol: none (no stored schedule reads them; the feeds read
+    the address as they are built). Returns how many."""
     with transaction.atomic():
         clinic.full_clean()
+        # The clinic's row locked first (as in _outdate), and the settings the schedules read with it.
+        stored = Clinic.objects.select_for_update(no_key=True).values_list(
+            "open_weekdays", "flow_tolerance_percent"
+        ).get(pk=clinic.pk)
         clinic.save()
+        if stored == (clinic.open_weekdays, clinic.flow_tolerance_percent):
+            return 0
         return clinic_recompute(clinic=clinic)
 
 

@@ -49,6 +49,20 @@ def test_closing_a_weekday_moves_fills_and_says_how_many(client_for, staff_a, cl
     assert "Updating the schedules" not in client.get(settings_url(clinic_a)).content.decode()
 
 
+def test_a_new_address_updates_no_schedule_and_a_new_tolerance_every_one(client_for, staff_a, clinic_a, patient_a):
+    # No stored schedule reads the address (the feeds read it as they are built): nothing to recompute.
+    data = {"clinic-open_days": ["0", "1", "2", "3", "4"], "clinic-flow_tolerance_percent": "20",
+            "clinic-default_protocol": str(clinic_a.default_protocol_id), "clinic-address": "2 New Street"}
+    client = client_for(staff_a)
+    response = client.post(settings_url(clinic_a), data, follow=True)
+    assert messages_of(response) == ["Settings saved. No patient's schedule is affected."]
+    assert Clinic.objects.get(pk=clinic_a.pk).address == "2 New Street"
+    assert not jobs.stale_plans().exists()
+    # A new tolerance can change what is flagged on any plan: every plan of the clinic is recomputed.
+    response = client.post(settings_url(clinic_a), {**data, "clinic-flow_tolerance_percent": "30"}, follow=True)
+    assert "Settings saved. Updating the schedule of 1 patient" in messages_of(response)[0]
+
+
 def test_settings_reject_no_open_day_and_a_bad_tolerance(client_for, staff_a, clinic_a):
     data = {"clinic-flow_tolerance_percent": "500", "clinic-default_protocol": ""}
     response = client_for(staff_a).post(settings_url(clinic_a), data)
