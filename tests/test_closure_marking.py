@@ -151,10 +151,10 @@ def clinic(db, frozen):
     return make_clinic("Clinic", time_zone="America/New_York")
 
 
-def plan_of(clinic, *, surgery: dt.date, first: int, record: str = "R1") -> TherapyPlan:
+def plan_of(clinic, *, surgery: dt.date, first: int, record: str = "R1", **pump) -> TherapyPlan:
     patient = Patient.objects.create(
         clinic=clinic, name=f"Patient {record}", record_number=record, date_of_birth=dt.date(1958, 4, 2),
-        search_text=search.patient_text(f"Patient {record}", record),
+        search_text=search.patient_text(f"Patient {record}", record), **pump,
     )
     plan = TherapyPlan(patient=patient, surgery_date=surgery, protocol=clinic.default_protocol,
                        first_chemo_after_days=first)
@@ -180,6 +180,48 @@ def test_opening_a_day_after_a_fill_moved_earlier_marks_it_when_its_search_looke
     assert ScheduledFill.objects.get(plan=plan, sequence=1).date == friday
     assert other.pk not in set(jobs.stale_plans().values_list("pk", flat=True))
 
+
+
+def test_opening_the_last_day_of_a_long_closure_brings_back_a_fill_moved_late_and_marks_only_its_plan(clinic):
+    """A 30-day pump after a 14-day saline phase: the first chemo fill may go up to 14 days later (S11). Twelve
+    days closed from its due day moved it 12 days later; opening the twelfth day moves it there. Another plan's
+    fill, due inside the closure, went earlier (its 10-day pump cannot wait): its search never looked that far, so
+    it is not marked, and a full recompute agrees that nothing of it changes."""
+    clinic.open_weekdays = "0123456"
+    clinic.save()
+    due = TODAY + dt.timedelta(days=34)
+    ClinicClosure.objects.bulk_create(ClinicClosure(clinic=clinic, date=due + dt.timedelta(d)) for d in range(12))
+    late = plan_of(clinic, surgery=due - dt.timedelta(days=14), first=14)
+    early = plan_of(clinic, surgery=due - dt.timedelta(days=11), first=14, record="R2", pump_reservoir_ml=10)
+    last_closed = due + dt.timedelta(days=11)
+    first = ScheduledFill.objects.get(plan=late, sequence=1)
+    assert (first.date, first.moved_from) == (due + dt.timedelta(days=12), due)
+    other = ScheduledFill.objects.get(plan=early, sequence=1)
+    assert other.moved_from == due + dt.timedelta(days=3) and other.date < due
+    untouched = snapshot([early.pk])
+
+    assert services.closure_remove(closure=ClinicClosure.objects.get(clinic=clinic, date=last_closed)) == 1
+    assert set(jobs.stale_plans().values_list("pk", flat=True)) == {late.pk}
+    jobs.recompute_stale_plans(limit=10)
+    assert ScheduledFill.objects.get(plan=late, sequence=1).date == last_closed
+    services.recompute_plans([early.pk])
+    assert snapshot([early.pk]) == untouched
+
+
+def test_a_clinic_without_patients_can_remove_a_closure(clinic):
+    closure = ClinicClosure.objects.create(clinic=clinic, date=TODAY + dt.timedelta(days=9), name="Inventory")
+    assert services.closure_remove(closure=closure) == 0
+    assert not ClinicClosure.objects.filter(clinic=clinic).exists()
+
+
+def test_a_closure_on_the_day_of_a_cancelled_fill_leaves_a_finished_therapy_alone(clinic):
+    """The pump came out today: the fills that were planned after it stay, inactive, for the feeds, but nothing
+    is planned any more, so a closure on one of their days changes nothing and marks no plan."""
+    plan = plan_of(clinic, surgery=TODAY - dt.timedelta(days=20), first=14)
+    services.therapy_end(plan=plan, end_date=TODAY, reason="pump_removed")
+    cancelled = ScheduledFill.objects.filter(plan=plan, active=False, date__gte=TODAY + dt.timedelta(days=60)).first()
+    assert services.closures_add(clinic=clinic, days={cancelled.date: "Inventory"}) == (1, 0)
+    assert not jobs.stale_plans().exists()
 
 # The rule itself, against the pure engine, over many more cases than the database allows: a projection changes
 # only where services.closure_affected looks (the comment above it says why).

@@ -464,18 +464,60 @@ def test_the_worker_keeps_a_plans_holds_and_reads_holds_only_for_plans_that_have
     assert ScheduledFill.objects.get(plan=patient_a.plan, sequence=chemo.sequence).kind == FillKind.CHEMO
 
 
-def test_recording_a_fill_asks_for_holds_only_when_the_plan_has_some(patient_a, staff_a):
+@pytest.mark.parametrize("service", ["fill_record", "fill_record_expected"])  # the latter: the record page's
+def test_recording_a_fill_asks_for_holds_only_when_the_plan_has_some_and_reads_its_rows_once(
+    patient_a, staff_a, service
+):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    def holds_asked(day, infusate="fudr"):
+    def asked(day, infusate="fudr"):
+        """How many times recording reads the plan's holds, and its stored rows."""
+        expected = {"sequence": None} if service == "fill_record_expected" else {}
         with CaptureQueriesContext(connection) as queries:
-            services.fill_record(plan=patient_a.plan, date=day, infusate=infusate, by=staff_a)
-        return sum(q["sql"].startswith('SELECT "schedules_hold"') for q in queries.captured_queries)
+            getattr(services, service)(plan=patient_a.plan, date=day, infusate=infusate, by=staff_a, **expected)
+        sql = [q["sql"] for q in queries.captured_queries]
+        return (sum(s.startswith('SELECT "schedules_hold"') for s in sql),
+                sum(s.startswith('SELECT "schedules_scheduledfill"') for s in sql))
 
-    assert holds_asked(TODAY - dt.timedelta(days=6)) == 0
+    assert asked(TODAY - dt.timedelta(days=6)) == (0, 1)
     chemo = next(r for r in planned(patient_a) if r.kind == FillKind.CHEMO)
     services.hold_add(plan=patient_a.plan, sequence=chemo.sequence, reason="ALP up", by=staff_a)
     assert ScheduledFill.objects.get(plan=patient_a.plan, sequence=chemo.sequence).kind == FillKind.HELD
-    assert holds_asked(TODAY, infusate="heparinized_saline") == 1  # the rest fill: the hold, later, stays
+    assert asked(TODAY, infusate="heparinized_saline") == (1, 1)  # the rest fill: the hold, later, stays
     assert ScheduledFill.objects.get(plan=patient_a.plan, sequence=chemo.sequence).kind == FillKind.HELD
+
+
+def test_the_preview_of_a_saved_plan_is_its_stored_schedule(clinic_a, staff_a):
+    """"Preview fills" on the edit page must tell what saving would store: each plan's own first chemo and cycle
+    count, open-ended cycles, either end of therapy, the patient's pump, and the fills already recorded."""
+    surgery = TODAY - dt.timedelta(days=40)
+    overrides = make_patient(clinic_a, "Olive Overrides", "A-701", surgery=surgery, first_chemo_after_days=10,
+                             cycle_count=2)
+    open_ended = make_patient(clinic_a, "Opal Open", "A-702", surgery=surgery, open_ended=True)
+    services.fill_record(plan=open_ended.plan, date=surgery + dt.timedelta(days=15), infusate="fudr", by=staff_a)
+    services.fill_record(plan=open_ended.plan, date=surgery + dt.timedelta(days=29), infusate="heparinized_saline",
+                         by=staff_a)
+    chemo_ended = make_patient(clinic_a, "Chloe Chemo", "A-703", surgery=surgery)
+    services.therapy_end(plan=chemo_ended.plan, end_date=TODAY + dt.timedelta(days=30), reason="toxicity")
+    therapy_over = make_patient(clinic_a, "Enid Ended", "A-704", surgery=surgery)
+    services.therapy_end(plan=therapy_over.plan, end_date=TODAY + dt.timedelta(days=60), reason="pump_removed")
+    small_pump = make_patient(clinic_a, "Petra Pump", "A-705", surgery=surgery)
+    small_pump.pump_reservoir_ml, small_pump.pump_flow_ml_per_day = 20, 2.5  # 8 days: shorter than a phase
+    services.patient_save(patient=small_pump, plan=small_pump.plan)
+
+    def told(fills):
+        return [(f.date, str(f.infusate), str(f.kind), f.cycle, f.recorded, f.moved_from, f.capacity_warning)
+                for f in fills]
+
+    for patient in (overrides, open_ended, chemo_ended, therapy_over, small_pump):
+        plan = TherapyPlan.objects.get(patient=patient)
+        stored = ScheduledFill.objects.filter(plan=plan, active=True).order_by("sequence")
+        preview = services.plan_preview(plan=plan, clinic=clinic_a, count=len(stored) + 3)  # and nothing more
+        assert told(preview) == told(stored), patient.name
+    # Each plan is unlike the protocol's: a preview that missed what makes it so would differ.
+    kinds = {p.name: list(ScheduledFill.objects.filter(plan__patient=p, active=True).values_list("kind", flat=True))
+             for p in (overrides, open_ended, chemo_ended)}
+    assert kinds["Olive Overrides"].count(FillKind.CHEMO) == 2 and FillKind.MAINTENANCE not in kinds["Opal Open"]
+    assert FillKind.MAINTENANCE in kinds["Chloe Chemo"][:8]
+    assert ScheduledFill.objects.filter(plan__patient=small_pump, active=True, capacity_warning=True).exists()

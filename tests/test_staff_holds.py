@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from schedules import services
 from schedules.models import FillKind, Hold, ScheduledFill, TherapyPlan
-from tests.conftest import TODAY, field_error, page_of
+from tests.conftest import NOW, TODAY, field_error, page_of
 from tests.staff_fixtures import messages_of, planned
 
 
@@ -63,6 +63,29 @@ def test_a_chemo_fill_held_twice_offers_to_undo_each_hold(client_for, staff_a, p
     assert page.count("Undo hold") == 2
     for hold in Hold.objects.all():
         assert reverse("staff:hold_remove", args=[patient_a.public_id, hold.pk]) in page
+
+
+
+def test_a_held_visit_once_recorded_no_longer_offers_to_undo_its_hold(client_for, staff_a, patient_a, time_machine):
+    """At the visit the nurse gives the saline the hold asked for: the hold is spent, so the recorded row shows
+    neither the hold nor an "Undo hold" that could no longer give the chemo back."""
+    services.fill_record(plan=patient_a.plan, date=TODAY, infusate="fudr", by=staff_a)
+    rest, chemo = planned(patient_a)[:2]
+    assert chemo == future_chemo(patient_a)
+    client = client_for(staff_a)
+    client.post(reverse("staff:hold_add", args=[patient_a.public_id]), {"sequence": chemo.sequence, "reason": "ALP"})
+    page = reverse("staff:patient", args=[patient_a.public_id])
+
+    def row():
+        # Signed in afresh: the clock moves weeks on, past any session.
+        return page_of(client_for(staff_a).get(page)).find("tr", **{"data-sequence": str(chemo.sequence)}).text()
+
+    assert "Undo hold" in row() and "Hold: ALP" in row()
+    for visit in (rest, chemo):
+        time_machine.move_to(NOW + (visit.date - TODAY), tick=False)
+        services.fill_record(plan=patient_a.plan, date=visit.date, infusate="heparinized_saline", by=staff_a)
+    assert ScheduledFill.objects.get(plan=patient_a.plan, sequence=chemo.sequence).recorded
+    assert "Recorded" in row() and "Undo hold" not in row() and "Hold: ALP" not in row()
 
 
 def test_hold_checklist(client_for, staff_a, staff_b, patient_a, caregiver_a, outsider):
