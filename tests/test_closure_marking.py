@@ -17,7 +17,7 @@ from patients import search
 from patients.models import Patient
 from schedules import jobs, services
 from schedules.models import ClinicClosure, EndReason, Infusate, Protocol, RecordedFill, ScheduledFill, TherapyPlan
-from tests.conftest import TODAY, make_clinic
+from tests.conftest import TODAY, make_clinic, make_patient
 
 REST = [Infusate.HEPARINIZED_SALINE, Infusate.SALINE, Infusate.GLYCERIN]
 # Closures and fills from here to there: past the 90-day horizon set below, so its edge is exercised.
@@ -207,6 +207,44 @@ def test_opening_the_last_day_of_a_long_closure_brings_back_a_fill_moved_late_an
     services.recompute_plans([early.pk])
     assert snapshot([early.pk]) == untouched
 
+
+def test_opening_the_last_day_a_fill_may_wait_for_brings_it_there(clinic):
+    """A 10-day pump after a 5-day saline phase: the first chemo fill may wait up to 5 days (S11). All of them
+    closed, it went a day earlier; opening the fifth moves it there, the latest day the pump allows."""
+    clinic.open_weekdays = "0123456"
+    clinic.save()
+    due = TODAY + dt.timedelta(days=34)
+    ClinicClosure.objects.bulk_create(ClinicClosure(clinic=clinic, date=due + dt.timedelta(d)) for d in range(6))
+    plan = plan_of(clinic, surgery=due - dt.timedelta(days=5), first=5, pump_reservoir_ml=10)
+    first = ScheduledFill.objects.get(plan=plan, sequence=1)
+    assert (first.date, first.moved_from) == (due - dt.timedelta(days=1), due)
+    last_day = due + dt.timedelta(days=5)
+
+    assert services.closure_remove(closure=ClinicClosure.objects.get(clinic=clinic, date=last_day)) == 1
+    jobs.recompute_stale_plans(limit=10)
+    assert ScheduledFill.objects.get(plan=plan, sequence=1).date == last_day
+
+
+def test_opening_a_day_before_the_fill_that_precedes_a_stuck_one_marks_nothing(clinic):
+    """Two weeks closed after a chemo fill: the next fill found no open day back to it and stays, flagged, on
+    its closed day. A closed day before that chemo fill was never looked at: opening it marks no plan (a patient
+    of another clinic, with fills before it, does not count either)."""
+    clinic.open_weekdays = "0123456"
+    clinic.save()
+    make_patient(make_clinic("Other", time_zone="Europe/Berlin"), "Otto Other", "O-1", surgery=TODAY - dt.timedelta(40))
+    chemo_day = TODAY + dt.timedelta(days=24)
+    ClinicClosure.objects.bulk_create(ClinicClosure(clinic=clinic, date=chemo_day + dt.timedelta(d))
+                                      for d in (-2, *range(1, 15)))
+    plan = plan_of(clinic, surgery=chemo_day - dt.timedelta(days=14), first=14)
+    chemo, stuck = ScheduledFill.objects.filter(plan=plan, sequence__in=(1, 2)).order_by("sequence")
+    assert chemo.date == chemo_day and not chemo.moved_from
+    assert stuck.closed_day and stuck.date == chemo_day + dt.timedelta(days=14)
+    before = snapshot([plan.pk])
+
+    earlier = ClinicClosure.objects.get(clinic=clinic, date=chemo_day - dt.timedelta(days=2))
+    assert services.closure_remove(closure=earlier) == 0
+    services.recompute_plans([plan.pk])
+    assert snapshot([plan.pk]) == before
 
 def test_a_clinic_without_patients_can_remove_a_closure(clinic):
     closure = ClinicClosure.objects.create(clinic=clinic, date=TODAY + dt.timedelta(days=9), name="Inventory")
