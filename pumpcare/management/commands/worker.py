@@ -25,6 +25,9 @@ UNITS = [
     delivery.send_due,
     fetchlog.flush,  # calendar fetches counted in Redis, into the access log
 ]
+# Items per turn where a unit's own batch is not the --limit default: the recompute claims a batch of plans in one
+# transaction, and smaller turns would cost a commit and the other units' turns every hundred plans.
+TURN = {jobs.recompute_stale_plans: jobs.CLAIM_BATCH}
 
 
 class Command(BaseCommand):
@@ -35,9 +38,10 @@ class Command(BaseCommand):
         parser.add_argument("--loop", action="store_true", help="Keep running; SIGTERM finishes the unit at hand.")
         parser.add_argument("--once", action="store_true", help="Run each unit once, then stop.")
         parser.add_argument("--interval", type=float, default=15, help="Seconds to sleep when idle (--loop).")
-        parser.add_argument("--limit", type=int, default=100, help="Most items each unit handles per turn.")
+        parser.add_argument("--limit", type=int, default=None,
+                            help="Most items each unit handles per turn (default: 100, the recompute one batch).")
 
-    def handle(self, *args, loop=False, once=False, interval=15, limit=100, units=None, **options):
+    def handle(self, *args, loop=False, once=False, interval=15, limit=None, units=None, **options):
         units = UNITS if units is None else units
         self.stopping = False
         if loop:  # SIGTERM (a process manager) or Ctrl-C: finish the unit at hand, then stop
@@ -51,9 +55,9 @@ class Command(BaseCommand):
             if done == 0:
                 self._sleep(interval)
 
-    def _run(self, unit, limit: int) -> int:
+    def _run(self, unit, limit: int | None) -> int:
         try:
-            done = unit(limit=limit)
+            done = unit(limit=limit or TURN.get(unit, 100))
         except Exception:
             # One broken unit must not stop the others (a mail server down is handled inside the sender).
             logger.exception("Unit %s failed", unit.__qualname__)
