@@ -553,9 +553,15 @@ def _lock_rows(plans, *, skip_locked: bool = False) -> list[int]:
 
 
 def plan_save(*, plan: TherapyPlan) -> RecomputeResult:
-    """Save a new or edited plan (surgery date, protocol, overrides) and recompute it."""
+    """Save a new or edited plan (surgery date, protocol, overrides) and recompute it.
+
+    A clinic-wide change under way (closures, open weekdays) marks the plans of the clinic it has locked, which a
+    new plan, or the plan of a patient moving into the clinic, is not among: the clinic's row is locked first, so
+    the recompute waits for such a change to commit and then reads it (the change holds that lock to its end).
+    """
     with transaction.atomic():
         plan.full_clean()
+        _lock_clinic(plan.patient.clinic_id)
         plan.save()
         return recompute_plans([plan])
 
@@ -695,8 +701,13 @@ def _outdate(clinic: Clinic, plans) -> int:
     to the clinic (a KEY SHARE lock), and must not wait for us while we wait for its plan.
     Returns how many plans will be recomputed.
     """
-    list(Clinic.objects.select_for_update(no_key=True).filter(pk=clinic.pk).values_list("pk"))
+    _lock_clinic(clinic.pk)
     return plans.update(inputs_version=F("inputs_version") + 1)
+
+
+def _lock_clinic(clinic_id: int) -> None:
+    """Lock a clinic's row for a change to its schedules (NO KEY: fills recorded meanwhile only refer to it)."""
+    list(Clinic.objects.select_for_update(no_key=True).filter(pk=clinic_id).values_list("pk"))
 
 
 def clinic_recompute(*, clinic: Clinic) -> int:
@@ -803,7 +814,7 @@ def closures_add(*, clinic: Clinic, days: dict[dt.date, str], by=None) -> tuple[
     that refer to the clinic and must not wait for it.
     """
     with transaction.atomic():
-        list(Clinic.objects.select_for_update(no_key=True).filter(pk=clinic.pk).values_list("pk"))
+        _lock_clinic(clinic.pk)
         existing = set(clinic.closures.filter(date__in=list(days)).values_list("date", flat=True))
         new = [ClinicClosure(clinic=clinic, date=day, name=name[:100]) for day, name in sorted(days.items())
                if day not in existing]
@@ -820,7 +831,7 @@ def closures_add(*, clinic: Clinic, days: dict[dt.date, str], by=None) -> tuple[
 def closure_remove(*, closure) -> int:
     with transaction.atomic():
         clinic = closure.clinic
-        list(Clinic.objects.select_for_update(no_key=True).filter(pk=clinic.pk).values_list("pk"))
+        _lock_clinic(clinic.pk)
         plans = _lock_clinic_plans(clinic)
         closure.delete()
         return _outdate_ids(closure_affected(clinic, plans, removed={closure.date}))

@@ -387,3 +387,57 @@ def test_a_fill_recorded_while_a_closure_is_added_is_projected_with_it(transacti
     assert not ScheduledFill.objects.filter(plan=plan, date=closed, active=True).exists()
     services.recompute_plans([plan.pk])
     assert snapshot([plan.pk]) == stored
+
+
+def test_a_plan_created_while_a_closure_is_added_is_projected_with_it(transactional_db, frozen, staff_a):
+    """A closure marks the clinic's plans it has locked; a patient added meanwhile has a plan it never saw. The
+    new plan's save waits for the clinic's lock, which the closure holds until it commits, and then reads the
+    closure: without that wait, its first chemo fill would be stored on the closed day, as current, and never
+    marked."""
+    import threading
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks and concurrent transactions: PostgreSQL")
+    clinic = staff_a.memberships.get().clinic
+    closed = TODAY + dt.timedelta(days=14)  # the first chemo fill's day of a plan with surgery today
+    checked, go = threading.Event(), threading.Event()
+    errors, created = [], []
+
+    def close():
+        try:
+            with transaction.atomic():
+                services.closures_add(clinic=clinic, days={closed: "Inventory"})
+                checked.set()
+                go.wait(10)
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    def create():
+        try:
+            created.append(plan_of(clinic, surgery=TODAY, first=14, record="R9"))
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    change = threading.Thread(target=close)
+    change.start()
+    assert checked.wait(10)
+    nurse = threading.Thread(target=create)
+    nurse.start()
+    nurse.join(0.5)
+    assert nurse.is_alive()  # waiting for the clinic's lock
+    go.set()
+    change.join()
+    nurse.join()
+    assert not errors
+    plan = created[0]
+    assert not jobs.stale_plans().filter(pk=plan.pk).exists()
+    assert not ScheduledFill.objects.filter(plan=plan, date=closed, active=True).exists()
+    stored = snapshot([plan.pk])
+    services.recompute_plans([plan.pk])
+    assert snapshot([plan.pk]) == stored
