@@ -23,11 +23,13 @@ run: venv
 	trap 'kill $$WORKER 2>/dev/null' EXIT INT TERM; \
 	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
-# Production, on one machine (see the README's "Production"): the release steps, then the background worker
-# and gunicorn together; Ctrl-C or SIGTERM stops both, the worker after its unit of work under way.
+# Production, on one machine (see the README's "Production"): the release steps, then the background workers
+# and gunicorn together; Ctrl-C or SIGTERM stops them all, each worker after its unit of work under way.
 # Set SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL (and REDIS_URL) first. The Procfile runs the same steps.
 BIND ?= 127.0.0.1:8000
 WEB_CONCURRENCY ?= 3
+# Background workers: two share a clinic-wide recompute (and keep the notices going if one stops).
+WORKERS ?= 2
 
 release: venv
 	$(PY) manage.py collectstatic --noinput --verbosity 0
@@ -35,8 +37,8 @@ release: venv
 	$(PY) manage.py migrate --noinput
 
 serve: release
-	$(PY) manage.py worker --loop & worker=$$!; \
-	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT; \
+	for i in $$(seq $(WORKERS)); do $(PY) manage.py worker --loop & workers="$$workers $$!"; done; \
+	trap 'kill -TERM $$workers 2>/dev/null; wait $$workers' EXIT; \
 	$(VENV)/bin/gunicorn pumpcare.wsgi --bind $(BIND) --workers $(WEB_CONCURRENCY) --timeout 30 --graceful-timeout 20
 
 # Browser tests drive Debian's Chromium (Playwright's own browser download cannot work here).

@@ -2,13 +2,14 @@
 
     .venv/bin/python benchmarks/clinic_scale.py [--patients 10000] [--requests 9]
         [--database-url postgres://postgres@127.0.0.1:5432/pumpcare_bench] [--reuse]
-        [--parts closure,weekdays,fill,pages]
+        [--parts closure,weekdays,fill,pages] [--workers 1]
 
 --reuse keeps a PostgreSQL database that an earlier run built with the same --patients (minutes saved at 10,000
 patients); the closure and the open weekdays then toggle (the closure removed if the earlier run added it, else
 added; Saturday closed if an earlier run opened it, else opened). A closure recomputes the plans it can change
 (those with a fill on or searching past that day; about a tenth of the clinic), a change of open weekdays every
-plan. --parts runs only some of the measurements.
+plan. --parts runs only some of the measurements. --workers 2 runs the background recompute in two worker
+processes at once, as a deployment with two workers does (default: one, in this process).
 
 Prints, with the machine's load average before and after:
 - the pure engine projecting every plan of the clinic (inputs already in memory): the baseline;
@@ -34,8 +35,10 @@ ever dropped). A script that prints numbers, not a timed test: timings depend on
 
 import argparse
 import datetime as dt
+import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -46,6 +49,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import dashboard  # noqa: E402 (the builder and the measuring helpers)
+
+# The benchmark's moment: a weekday, so "due today" has rows (the tests' Tuesday, 11:00 in New York).
+BENCHMARK_NOW = dt.datetime(2026, 3, 10, 15, 0, tzinfo=dt.UTC)
 
 
 def fresh_postgres_database(url: str) -> None:
@@ -114,9 +120,9 @@ def engine_seconds(clinic) -> tuple[float, float, int]:
     return time.perf_counter() - started, time.process_time() - started_cpu, len(inputs)
 
 
-def closure_seconds(clinic, nurse) -> dict:
-    """Add one closure day (or remove it, when a reused database has it from an earlier run), then the
-    background recompute of the plans it marked (background_recompute)."""
+def closure_change(clinic, nurse) -> float:
+    """Add one closure day (or remove it, when a reused database has it from an earlier run); return the seconds
+    the service call took (the plans it marked are then recomputed in the background)."""
     from schedules import services
 
     today = clinic.today()
@@ -128,10 +134,10 @@ def closure_seconds(clinic, nurse) -> dict:
         services.closure_remove(closure=closed)
     else:
         services.closures_add(clinic=clinic, days={day: "Benchmark closure"}, by=nurse)
-    return background_recompute(time.perf_counter() - started)
+    return time.perf_counter() - started
 
 
-def weekdays_seconds(clinic) -> dict:
+def weekdays_change(clinic) -> float:
     """Open the clinic on Saturdays (or close it again, when a reused database has it open): a change of open
     weekdays marks every plan of the clinic, as a change of tolerance or of the protocol does."""
     from schedules import services
@@ -143,13 +149,45 @@ def weekdays_seconds(clinic) -> dict:
     clinic.open_weekdays = "".join(sorted(days))
     started = time.perf_counter()
     services.clinic_settings_save(clinic=clinic)
-    return background_recompute(time.perf_counter() - started)
+    return time.perf_counter() - started
 
 
-def background_recompute(request: float) -> dict:
-    """The worker's unit of work run until the queue is empty, after a change whose service call took `request`
-    seconds: wall clock, this process's CPU, the database's time as the driver waited for it, plans recomputed,
-    and the batches' times (one batch is one transaction: how long its plans stay locked)."""
+def background_recompute(request: float, workers: int, url: str) -> dict:
+    """The background recompute after a change whose service call took `request` seconds: the worker's unit of
+    work run until the queue is empty, in this process (one worker) or in `workers` processes at once, as a
+    deployment runs several (they share the queue: each claims its own batches). Wall clock from the start until
+    the last worker is done; CPU, database time and plans summed over the workers; every batch's time."""
+    if workers == 1:
+        return {"request": request, **drain_queue()}
+    command = [sys.executable, __file__, "--drain-queue", "--database-url", url]
+    processes = [subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                 for _ in range(workers)]
+    for process in processes:  # set up and connected: the wall clock starts with the work
+        if process.stdout.readline().strip() != "ready":
+            raise SystemExit("a worker process did not start")
+    started = time.perf_counter()
+    for process in processes:
+        process.stdin.write("go\n")
+        process.stdin.flush()
+    results = [json.loads(process.stdout.readline()) for process in processes]
+    wall = time.perf_counter() - started
+    for process in processes:
+        process.wait()
+    servers = [result["server_cpu"] for result in results]
+    return {
+        "request": request, "wall": wall, "workers": workers,
+        "cpu": sum(result["cpu"] for result in results),
+        "server_cpu": None if None in servers else sum(servers),
+        "database": sum(result["database"] for result in results),
+        "plans": sum(result["plans"] for result in results),
+        "batches": [seconds for result in results for seconds in result["batches"]],
+    }
+
+
+def drain_queue() -> dict:
+    """The worker's unit of work, in this process, until the queue is empty: wall clock, this process's CPU, the
+    database's time as the driver waited for it, the CPU of its PostgreSQL server process, plans recomputed, and
+    the batches' times (one batch is one transaction: how long its plans stay locked)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -169,7 +207,7 @@ def background_recompute(request: float) -> dict:
             recomputed += done
     server_after = server_cpu_seconds()
     return {
-        "request": request, "wall": time.perf_counter() - started, "cpu": time.process_time() - started_cpu,
+        "wall": time.perf_counter() - started, "cpu": time.process_time() - started_cpu,
         "server_cpu": None if server_before is None else server_after - server_before,
         # SQLite works inside this process: its time is already in the CPU time.
         "database": 0.0 if connection.vendor == "sqlite" else sum(float(q["time"]) for q in queries),
@@ -177,12 +215,27 @@ def background_recompute(request: float) -> dict:
     }
 
 
+def drain_queue_when_told(url: str) -> None:
+    """--drain-queue: one worker process of background_recompute. Set up (on the benchmark's day), say "ready",
+    wait for "go", drain the queue, print the numbers as JSON."""
+    dashboard.configure(url)
+    import time_machine
+    from django.db import connection
+
+    time_machine.travel(BENCHMARK_NOW, tick=True).start()
+    connection.ensure_connection()
+    print("ready", flush=True)
+    sys.stdin.readline()
+    print(json.dumps(drain_queue()), flush=True)
+
+
 def report_recompute(label: str, change: dict, engine_time: float, engine_cpu: float) -> None:
     """Print a clinic-wide change's background recompute against the engine, and record its targets."""
     busy = change["cpu"] + change["database"]
     batches = change["batches"]
-    print(f"{label}: request {ms(change['request'])}; background recompute of {change['plans']} "
-          f"plans {change['wall']:.2f} s = {change['wall'] / engine_time:.2f}x the engine's wall clock; "
+    by = f" by {change['workers']} worker processes" if change.get("workers", 1) > 1 else ""
+    print(f"{label}: request {ms(change['request'])}; background recompute of {change['plans']} plans{by} "
+          f"{change['wall']:.2f} s = {change['wall'] / engine_time:.2f}x the engine's wall clock; "
           f"CPU {change['cpu']:.2f} s + database {change['database']:.2f} s = {busy / engine_cpu:.2f}x "
           f"the engine's CPU (target <= 3x; the rest of the wall clock is waiting for a CPU)")
     if change["server_cpu"] is not None:
@@ -192,7 +245,7 @@ def report_recompute(label: str, change: dict, engine_time: float, engine_cpu: f
     print(f"  {len(batches)} batches (one transaction each, its plans locked): median "
           f"{ms(statistics.median(batches))}, longest {ms(max(batches))} (target < 1 s)")
     ratio = change["wall"] / engine_time
-    target(f"clinic-wide recompute ({label}), wall clock / the engine's", f"{ratio:.2f}x", "<= 3x", ratio <= 3)
+    target(f"clinic-wide recompute ({label}{by}), wall clock / the engine's", f"{ratio:.2f}x", "<= 3x", ratio <= 3)
     target("  the same, busy time (CPU + waiting for the database) / the engine's CPU",
            f"{busy / engine_cpu:.2f}x", "<= 3x", busy / engine_cpu <= 3)
     if change["server_cpu"] is not None:
@@ -290,7 +343,13 @@ def main() -> None:
     parser.add_argument("--parts", default="closure,weekdays,fill,pages",
                         help="which measurements, comma-separated: closure, weekdays (each with the engine), fill, "
                              "pages")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes that share the background recompute (default 1: in this process)")
+    parser.add_argument("--drain-queue", action="store_true", help=argparse.SUPPRESS)  # one of those processes
     args = parser.parse_args()
+    if args.drain_queue:
+        drain_queue_when_told(args.database_url)
+        return
     parts = set(args.parts.split(","))
     print(f"start: {load()}")
     with tempfile.TemporaryDirectory() as folder:
@@ -312,8 +371,7 @@ def main() -> None:
         signals.request_finished.disconnect(close_old_connections)
         import time_machine
 
-        # A weekday, so "due today" has rows: the tests' Tuesday, 11:00 in New York.
-        traveller = time_machine.travel(dt.datetime(2026, 3, 10, 15, 0, tzinfo=dt.UTC), tick=True)
+        traveller = time_machine.travel(BENCHMARK_NOW, tick=True)
         traveller.start()
         print(f"database: {connection.vendor}")
         built = built_clinic(args.patients) if reuse else None
@@ -332,12 +390,13 @@ def main() -> None:
                 # dashboard count from an index alone (this machine's PostgreSQL may run without autovacuum).
                 cursor.execute("VACUUM ANALYZE")
 
-        changes = [("closure", closure_seconds, (clinic, nurse)), ("weekdays", weekdays_seconds, (clinic,))]
+        changes = [("closure", closure_change, (clinic, nurse)), ("weekdays", weekdays_change, (clinic,))]
         if parts & {name for name, _, _ in changes}:
             engine_time, engine_cpu, plans = engine_seconds(clinic)
             print(f"engine: {plans} plans projected in {engine_time:.2f} s, CPU {engine_cpu:.2f} s "
                   "(before the clinic-wide changes)")
-            measured = [(name, measure(*args)) for name, measure, args in changes if name in parts]
+            measured = [(name, background_recompute(change(*arguments), args.workers, url))
+                        for name, change, arguments in changes if name in parts]
             # The engine again, just after (the load may have changed meanwhile).
             engine_after, engine_after_cpu, _ = engine_seconds(clinic)
             print(f"engine again: {engine_after:.2f} s, CPU {engine_after_cpu:.2f} s")

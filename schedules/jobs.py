@@ -14,10 +14,11 @@ from schedules import services
 from schedules.models import TherapyPlan
 
 # Plans claimed and recomputed per transaction: their locks are held for well under a second (the benchmark
-# prints the longest: 0.3 s at 500 plans on a busy 2-core machine), so a nurse recording a fill for one of them
-# waits no longer than that. Fewer, larger batches cost fewer commits and statements: a clinic-wide recompute of
-# 10,000 plans took 4.5-5x the engine's time in batches of 100, 3.3-3.7x in batches of 500.
-CLAIM_BATCH = 500
+# prints the longest: up to 0.5 s on a busy 2-core machine, for a batch whose every plan changed), so a nurse
+# recording a fill for one of them waits no longer than that. Larger batches cost fewer commits and statements
+# (a full recompute of 10,000 plans: 4.5-5x the engine's time in batches of 100, 4.0-4.3x in 250, 3.3-3.7x in
+# 500), but 500 changed plans held their locks for 0.9 s.
+CLAIM_BATCH = 250
 
 
 def stale_plans():
