@@ -2,20 +2,21 @@
 
     .venv/bin/python benchmarks/clinic_scale.py [--patients 10000] [--requests 9]
         [--database-url postgres://postgres@127.0.0.1:5432/pumpcare_bench] [--reuse]
-        [--parts closure,weekdays,fill,pages] [--workers 1]
+        [--parts closure,weekdays,protocol,fill,pages] [--workers 1]
 
 --reuse keeps a PostgreSQL database that an earlier run built with the same --patients (minutes saved at 10,000
-patients); the closure and the open weekdays then toggle (the closure removed if the earlier run added it, else
-added; Saturday closed if an earlier run opened it, else opened). A closure recomputes the plans it can change
-(those with a fill on or searching past that day; about a tenth of the clinic), a change of open weekdays every
-plan. --parts runs only some of the measurements. --workers 2 runs the background recompute in two worker
-processes at once, as a deployment with two workers does (default: one, in this process).
+patients); the clinic-wide changes then toggle (the closure removed if the earlier run added it, else added;
+Saturday closed if an earlier run opened it, else opened; the protocol's cycle count six, then seven, then six). A
+closure recomputes the plans it can change (those with a fill on or searching past that day; about a tenth of the
+clinic), a change of open weekdays or of the protocol every plan. --parts runs only some of the measurements.
+--workers 2 runs the background recompute in two worker processes at once, as `make serve` does (default: one,
+in this process).
 
 Prints, with the machine's load average before and after:
 - the pure engine projecting every plan of the clinic (inputs already in memory): the baseline;
 - adding one closure day: the request's own time, then the background recompute of the plans it marked
   (the worker's unit of work run until the queue is empty), and its ratio to the engine (target <= 3x);
-- opening the clinic on Saturdays: the same, for every plan of the clinic (as tolerance and protocol changes);
+- opening the clinic on Saturdays, and a seventh cycle in the protocol: the same, for every plan of the clinic;
 - recording one fill through the staff page (server time, median; target <= 20 ms);
 - the dashboard, a section of it on its own page (the first and the last page), the patient list and its search
   (queries and median time; targets <= 8 queries, <= 50 ms).
@@ -149,6 +150,19 @@ def weekdays_change(clinic) -> float:
     clinic.open_weekdays = "".join(sorted(days))
     started = time.perf_counter()
     services.clinic_settings_save(clinic=clinic)
+    return time.perf_counter() - started
+
+
+def protocol_change(clinic) -> float:
+    """Give the clinic's protocol a seventh cycle (or take it away again, when a reused database has it): every
+    plan that follows it is marked; most of their future fills change."""
+    from schedules import services
+
+    protocol = clinic.protocols.get()
+    protocol.cycle_count = 7 if protocol.cycle_count == 6 else 6
+    print(f"protocol: {protocol.cycle_count} cycles")
+    started = time.perf_counter()
+    services.protocol_save(protocol=protocol)
     return time.perf_counter() - started
 
 
@@ -340,9 +354,9 @@ def main() -> None:
     parser.add_argument("--database-url", default="", help="a PostgreSQL URL (dropped and created afresh)")
     parser.add_argument("--reuse", action="store_true",
                         help="keep the PostgreSQL database an earlier run built with as many patients")
-    parser.add_argument("--parts", default="closure,weekdays,fill,pages",
-                        help="which measurements, comma-separated: closure, weekdays (each with the engine), fill, "
-                             "pages")
+    parser.add_argument("--parts", default="closure,weekdays,protocol,fill,pages",
+                        help="which measurements, comma-separated: closure, weekdays, protocol (each with the "
+                             "engine), fill, pages")
     parser.add_argument("--workers", type=int, default=1,
                         help="worker processes that share the background recompute (default 1: in this process)")
     parser.add_argument("--drain-queue", action="store_true", help=argparse.SUPPRESS)  # one of those processes
@@ -390,7 +404,8 @@ def main() -> None:
                 # dashboard count from an index alone (this machine's PostgreSQL may run without autovacuum).
                 cursor.execute("VACUUM ANALYZE")
 
-        changes = [("closure", closure_change, (clinic, nurse)), ("weekdays", weekdays_change, (clinic,))]
+        changes = [("closure", closure_change, (clinic, nurse)), ("weekdays", weekdays_change, (clinic,)),
+                   ("protocol", protocol_change, (clinic,))]
         if parts & {name for name, _, _ in changes}:
             engine_time, engine_cpu, plans = engine_seconds(clinic)
             print(f"engine: {plans} plans projected in {engine_time:.2f} s, CPU {engine_cpu:.2f} s "
