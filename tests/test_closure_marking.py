@@ -208,16 +208,22 @@ def test_opening_the_last_day_of_a_long_closure_brings_back_a_fill_moved_late_an
     assert snapshot([early.pk]) == untouched
 
 
-def test_opening_the_last_day_a_fill_may_wait_for_brings_it_there(clinic):
+@pytest.mark.parametrize("stuck", [False, True], ids=["moved earlier", "stuck on its closed day"])
+def test_opening_the_last_day_a_fill_may_wait_for_brings_it_there(clinic, stuck):
     """A 10-day pump after a 5-day saline phase: the first chemo fill may wait up to 5 days (S11). All of them
-    closed, it went a day earlier; opening the fifth moves it there, the latest day the pump allows."""
+    closed, it went a day earlier, or, the days back to surgery closed too, stayed on its closed day; opening
+    the fifth moves it there, the latest day the pump allows."""
     clinic.open_weekdays = "0123456"
     clinic.save()
     due = TODAY + dt.timedelta(days=34)
-    ClinicClosure.objects.bulk_create(ClinicClosure(clinic=clinic, date=due + dt.timedelta(d)) for d in range(6))
+    ClinicClosure.objects.bulk_create(ClinicClosure(clinic=clinic, date=due + dt.timedelta(d))
+                                      for d in range(-4 if stuck else 0, 6))
     plan = plan_of(clinic, surgery=due - dt.timedelta(days=5), first=5, pump_reservoir_ml=10)
     first = ScheduledFill.objects.get(plan=plan, sequence=1)
-    assert (first.date, first.moved_from) == (due - dt.timedelta(days=1), due)
+    if stuck:
+        assert (first.date, first.closed_day) == (due, True)
+    else:
+        assert (first.date, first.moved_from) == (due - dt.timedelta(days=1), due)
     last_day = due + dt.timedelta(days=5)
 
     assert services.closure_remove(closure=ClinicClosure.objects.get(clinic=clinic, date=last_day)) == 1
@@ -243,6 +249,26 @@ def test_opening_a_day_before_the_fill_that_precedes_a_stuck_one_marks_nothing(c
 
     earlier = ClinicClosure.objects.get(clinic=clinic, date=chemo_day - dt.timedelta(days=2))
     assert services.closure_remove(closure=earlier) == 0
+    services.recompute_plans([plan.pk])
+    assert snapshot([plan.pk]) == before
+
+def test_opening_a_day_past_what_a_stuck_fills_pump_allows_marks_nothing(clinic):
+    """A 10-day pump: a fill stuck on a closed day two weeks after its chemo fill could only have gone up to 5 days
+    later, so opening a day 8 days after it changes nothing, even where another patient's 30-day pump could
+    wait that long."""
+    clinic.open_weekdays = "0123456"
+    clinic.save()
+    chemo_day = TODAY + dt.timedelta(days=24)
+    beyond = chemo_day + dt.timedelta(days=22)
+    ClinicClosure.objects.bulk_create(ClinicClosure(clinic=clinic, date=chemo_day + dt.timedelta(d))
+                                      for d in (*range(1, 15), 22))
+    plan = plan_of(clinic, surgery=chemo_day - dt.timedelta(days=14), first=14, pump_reservoir_ml=10)
+    plan_of(clinic, surgery=chemo_day + dt.timedelta(days=30), first=14, record="R2")  # a 30-day pump, later
+    stuck = ScheduledFill.objects.get(plan=plan, sequence=2)
+    assert stuck.closed_day and stuck.date == chemo_day + dt.timedelta(days=14)
+    before = snapshot([plan.pk])
+
+    assert services.closure_remove(closure=ClinicClosure.objects.get(clinic=clinic, date=beyond)) == 0
     services.recompute_plans([plan.pk])
     assert snapshot([plan.pk]) == before
 
