@@ -280,12 +280,33 @@ def test_a_clinic_without_patients_can_remove_a_closure(clinic):
 
 def test_a_closure_on_the_day_of_a_cancelled_fill_leaves_a_finished_therapy_alone(clinic):
     """The pump came out today: the fills that were planned after it stay, inactive, for the feeds, but nothing
-    is planned any more, so a closure on one of their days changes nothing and marks no plan."""
+    is planned any more, so a closure on one of their days, or just after the last of them, changes nothing and
+    marks no plan."""
     plan = plan_of(clinic, surgery=TODAY - dt.timedelta(days=20), first=14)
     services.therapy_end(plan=plan, end_date=TODAY, reason="pump_removed")
     cancelled = ScheduledFill.objects.filter(plan=plan, active=False, date__gte=TODAY + dt.timedelta(days=60)).first()
-    assert services.closures_add(clinic=clinic, days={cancelled.date: "Inventory"}) == (1, 0)
+    last = ScheduledFill.objects.filter(plan=plan, active=False).last()
+    assert last.phase_end is None  # the last fill stored before the end: the one a closure after it could move
+    days = {cancelled.date: "Inventory", last.date + dt.timedelta(days=1): "Staff day"}
+    assert services.closures_add(clinic=clinic, days=days) == (2, 0)
     assert not jobs.stale_plans().exists()
+
+
+def test_a_closure_just_past_the_horizon_brings_the_next_fill_into_the_schedule(clinic, settings):
+    """The schedule is stored up to the horizon; the fill after its last one falls on the day a new closure
+    takes, follows a chemo phase, so goes a day earlier: inside the horizon, it is now stored."""
+    settings.SCHEDULE_HORIZON_DAYS = 55
+    clinic.open_weekdays = "0123456"
+    clinic.save()
+    plan = plan_of(clinic, surgery=TODAY, first=14)
+    last = ScheduledFill.objects.filter(plan=plan, active=True).last()
+    assert (last.kind, last.date, last.phase_end) == ("chemo", TODAY + dt.timedelta(days=42), None)
+    assert services.closures_add(clinic=clinic, days={TODAY + dt.timedelta(days=56): "Inventory"}) == (1, 1)
+    jobs.recompute_stale_plans(limit=10)
+    new = ScheduledFill.objects.filter(plan=plan, active=True).last()
+    assert (new.sequence, new.date, new.moved_from) == (last.sequence + 1, TODAY + dt.timedelta(days=55),
+                                                        TODAY + dt.timedelta(days=56))
+
 
 # The rule itself, against the pure engine, over many more cases than the database allows: a projection changes
 # only where services.closure_affected looks (the comment above it says why).
