@@ -308,6 +308,23 @@ def test_a_closure_just_past_the_horizon_brings_the_next_fill_into_the_schedule(
                                                         TODAY + dt.timedelta(days=56))
 
 
+def test_a_closure_on_the_day_a_fill_past_the_horizon_waited_for_brings_it_into_the_schedule(clinic, settings):
+    """A 16-day pump after a 14-day saline phase: the fill after the horizon's last may wait 2 days (S11). Its own
+    day and the next closed, it waits for the second, 16 days after the last stored fill; closing that one too, it
+    goes back, to the horizon's last day: now stored."""
+    settings.SCHEDULE_HORIZON_DAYS = 69
+    clinic.open_weekdays = "0123456"
+    clinic.save()
+    ClinicClosure.objects.bulk_create(ClinicClosure(clinic=clinic, date=TODAY + dt.timedelta(d)) for d in (70, 71))
+    plan = plan_of(clinic, surgery=TODAY, first=14, pump_reservoir_ml=16)
+    last = ScheduledFill.objects.filter(plan=plan, active=True).last()
+    assert (last.kind, last.date, last.phase_end) == ("rest", TODAY + dt.timedelta(days=56), None)
+    assert services.closures_add(clinic=clinic, days={TODAY + dt.timedelta(days=72): "Inventory"}) == (1, 1)
+    jobs.recompute_stale_plans(limit=10)
+    new = ScheduledFill.objects.filter(plan=plan, active=True).last()
+    assert (new.sequence, new.date, new.moved_from) == (last.sequence + 1, TODAY + dt.timedelta(days=69),
+                                                        TODAY + dt.timedelta(days=70))
+
 # The rule itself, against the pure engine, over many more cases than the database allows: a projection changes
 # only where services.closure_affected looks (the comment above it says why).
 

@@ -342,6 +342,20 @@ def test_one_worker_batch_of_two_clinics_uses_each_clinics_own_calendar(clinic_a
     assert planned(twin)[1].date == closed.date  # clinic B is open that day
 
 
+def test_one_worker_batch_of_two_clinics_uses_each_clinics_own_open_days(clinic_a, clinic_b, patient_a):
+    """Clinic B opens at weekends too: its patient's fills stay on Saturdays, however the batch that recomputes
+    them also holds a plan of clinic A (closed at weekends) with the same pump."""
+    clinic_b.open_weekdays = "0123456"
+    clinic_b.save()
+    saturday = TODAY - dt.timedelta(days=24)
+    weekend = make_patient(clinic_b, "Wanda Weekend", "B-301", surgery=saturday)
+    assert weekend.pump_reservoir_ml == patient_a.pump_reservoir_ml and patient_a.plan.pk < weekend.plan.pk
+    services.clinic_recompute(clinic=clinic_a)
+    services.clinic_recompute(clinic=clinic_b)
+    assert jobs.recompute_stale_plans(limit=100) == 2
+    days = [(row.date.weekday(), row.moved_from) for row in planned(weekend)]
+    assert days and set(days) == {(saturday.weekday(), None)}
+
 def test_the_digest_changes_with_every_stored_value(patient_a):
     """A plan whose digest is unchanged has nothing written: so each value the engine gives a fill, the
     recorded fills' appointment times and the clinic must each change the digest."""
