@@ -244,6 +244,44 @@ def test_plans_are_recomputed_by_id_or_by_plan_and_each_counted_once(clinic_a, p
     assert next(m.sequence for m in result.moves if m.plan_id == patient_a.plan.pk) == due.sequence
 
 
+def test_a_plan_deleted_before_its_recompute_is_recomputed_as_nothing(patient_a, patient_b):
+    """The ids were taken, then the patient was deleted (a record entered twice): the recompute of what is left."""
+    gone = patient_a.plan.pk
+    patient_a.delete()
+    assert services.recompute_plans([gone]) == services.RecomputeResult(plans=0, moves=(), created=0, cancelled=0)
+    assert services.recompute_plans([gone, patient_b.plan.pk]).plans == 1
+
+
+def test_recomputing_many_plans_takes_no_more_queries_than_one(clinic_a):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    plans = [make_patient(clinic_a, f"Quinn {i}", f"A-8{i:02}", surgery=TODAY - dt.timedelta(days=i)).plan
+             for i in range(6)]
+    ClinicClosure.objects.create(clinic=clinic_a, date=TODAY + dt.timedelta(days=30), name="Staff day")
+
+    def queries(chosen) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            services.recompute_plans([plan.pk for plan in chosen])
+        return len(captured.captured_queries)
+
+    assert queries(plans[:1]) == queries(plans)
+
+def test_a_plan_saved_from_a_page_read_before_the_worker_recomputed_it_is_stored_right(clinic_a, patient_a):
+    """The edit page read the plan (with its digest); a closure moved a fill and the worker stored that; the
+    closure was taken back; then the page's plan is saved. Its digest says "as before the closure", which the
+    schedule is again, but the stored rows are the closure's: they are compared, not trusted, and put back."""
+    read_by_the_page = TherapyPlan.objects.get(patient=patient_a)
+    due = planned(patient_a)[1]
+    services.closures_add(clinic=clinic_a, days={due.date: "Staff day"})
+    jobs.recompute_stale_plans(limit=10)
+    assert ScheduledFill.objects.get(pk=due.pk).moved_from == due.date
+    services.closure_remove(closure=ClinicClosure.objects.get(clinic=clinic_a, date=due.date))
+    services.plan_save(plan=read_by_the_page)
+    jobs.recompute_stale_plans(limit=10)
+    back = ScheduledFill.objects.get(pk=due.pk)
+    assert (back.date, back.moved_from) == (due.date, None)
+
 def test_closures_added_outside_a_request_keep_who_added_them(clinic_a, staff_a):
     services.closures_add(clinic=clinic_a, days={TODAY + dt.timedelta(days=9): "Inventory"}, by=staff_a)
     assert ClinicClosure.objects.get(clinic=clinic_a).history.get().history_user == staff_a
@@ -266,12 +304,12 @@ def test_chemotherapy_turns_into_maintenance_after_the_plans_last_cycle(clinic_a
 def test_a_stored_fill_deleted_while_the_recompute_writes_it_rolls_the_write_back(patient_a):
     """The plan's digest would call its rows current: a write that missed a row (the daily prune deleted it
     meanwhile) must fail, so the batch rolls back and the plan is recomputed, rather than lose the row for good."""
-    row = ScheduledFill.objects.filter(plan=patient_a.plan).first()
-    values = ScheduledFill.objects.filter(pk=row.pk).values_list(*services._UPDATED_FIELDS).get()
-    services._update_rows([(*values, row.pk)])  # the row is there: written
-    row.delete()
-    with pytest.raises(services.RowsVanished):
-        services._update_rows([(*values, row.pk)])
+    rows = [(*values, pk) for pk, *values in ScheduledFill.objects.filter(plan=patient_a.plan).order_by("sequence")
+            .values_list("pk", *services._UPDATED_FIELDS)[:2]]
+    services._update_rows(rows)  # the rows are there: written
+    ScheduledFill.objects.filter(pk=rows[1][-1]).delete()
+    with pytest.raises(services.RowsVanished, match=r"^1 of 2 stored fills were gone when written$"):  # the log says
+        services._update_rows(rows)
 
 
 def test_a_measured_flow_of_zero_still_says_why_the_visit_is_flagged(db):
