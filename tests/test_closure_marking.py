@@ -209,22 +209,24 @@ def test_opening_the_last_day_of_a_long_closure_brings_back_a_fill_moved_late_an
 
 
 @pytest.mark.parametrize("stuck", [False, True], ids=["moved earlier", "stuck on its closed day"])
-def test_opening_the_last_day_a_fill_may_wait_for_brings_it_there(clinic, stuck):
-    """A 10-day pump after a 5-day saline phase: the first chemo fill may wait up to 5 days (S11). All of them
-    closed, it went a day earlier, or, the days back to surgery closed too, stayed on its closed day; opening
-    the fifth moves it there, the latest day the pump allows."""
+@pytest.mark.parametrize(("flow", "wait"), [("1", 5), ("0.5", 10)], ids=["1 mL a day", "0.5 mL a day"])
+def test_opening_the_last_day_a_fill_may_wait_for_brings_it_there(clinic, stuck, flow, wait):
+    """A 10 mL pump lasts 10 days at 1 mL a day, 20 at 0.5: after a saline phase of half that, the first chemo fill
+    may wait the other half (S11). All of those days closed, it went a day earlier, or, the days back to surgery
+    closed too, stayed on its closed day; opening the last moves it there, the latest day the pump allows."""
     clinic.open_weekdays = "0123456"
     clinic.save()
     due = TODAY + dt.timedelta(days=34)
     ClinicClosure.objects.bulk_create(ClinicClosure(clinic=clinic, date=due + dt.timedelta(d))
-                                      for d in range(-4 if stuck else 0, 6))
-    plan = plan_of(clinic, surgery=due - dt.timedelta(days=5), first=5, pump_reservoir_ml=10)
+                                      for d in range(1 - wait if stuck else 0, wait + 1))
+    plan = plan_of(clinic, surgery=due - dt.timedelta(days=wait), first=wait, pump_reservoir_ml=10,
+                   pump_flow_ml_per_day=flow)
     first = ScheduledFill.objects.get(plan=plan, sequence=1)
     if stuck:
         assert (first.date, first.closed_day) == (due, True)
     else:
         assert (first.date, first.moved_from) == (due - dt.timedelta(days=1), due)
-    last_day = due + dt.timedelta(days=5)
+    last_day = due + dt.timedelta(days=wait)
 
     assert services.closure_remove(closure=ClinicClosure.objects.get(clinic=clinic, date=last_day)) == 1
     jobs.recompute_stale_plans(limit=10)
@@ -271,6 +273,16 @@ def test_opening_a_day_past_what_a_stuck_fills_pump_allows_marks_nothing(clinic)
     assert services.closure_remove(closure=ClinicClosure.objects.get(clinic=clinic, date=beyond)) == 0
     services.recompute_plans([plan.pk])
     assert snapshot([plan.pk]) == before
+
+def test_a_closure_counts_the_patients_still_updating_from_the_one_before(clinic):
+    """Two closures in a row, before the worker has caught up: the second moves no fill, but the patient the
+    first moved is still being updated, and the page's count says so."""
+    plan = plan_of(clinic, surgery=TODAY - dt.timedelta(days=20), first=14)
+    due = ScheduledFill.objects.filter(plan=plan, date__gt=TODAY).first()
+    assert services.closures_add(clinic=clinic, days={due.date: "Staff day"}) == (1, 1)
+    far = TODAY + dt.timedelta(days=400)  # past the horizon and its reach
+    assert services.closures_add(clinic=clinic, days={far: "Inventory"}) == (1, 1)
+    assert set(jobs.stale_plans().values_list("pk", flat=True)) == {plan.pk}
 
 def test_a_clinic_without_patients_can_remove_a_closure(clinic):
     closure = ClinicClosure.objects.create(clinic=clinic, date=TODAY + dt.timedelta(days=9), name="Inventory")
