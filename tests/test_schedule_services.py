@@ -1,6 +1,7 @@
 """services keep the stored projection current with every input, in the same transaction."""
 
 import datetime as dt
+import itertools
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -8,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from schedules import jobs, selectors, services
-from schedules.models import ClinicClosure, FillKind, Hold, ScheduledFill, TherapyPlan
+from schedules.models import ClinicClosure, FillKind, Hold, Protocol, ScheduledFill, TherapyPlan
 from tests.conftest import TODAY, make_clinic, make_patient
 
 
@@ -299,6 +300,33 @@ def test_chemotherapy_turns_into_maintenance_after_the_plans_last_cycle(clinic_a
     endless = kinds(make_patient(clinic_a, "Cora Open", "A-403", surgery=TODAY - dt.timedelta(days=20),
                                  open_ended=True))
     assert endless.count(FillKind.CHEMO) > 6 and FillKind.MAINTENANCE not in endless
+
+
+def test_a_flow_exactly_at_the_clinics_tolerance_is_within_it(clinic_a, patient_a, staff_a):
+    """S12 with the clinic's 25%: 17.5 mL over 14 days is 1.25 mL/day against 1.0, exactly 25% off, not flagged;
+    0.1 mL more is."""
+    clinic_a.flow_tolerance_percent = 25
+    services.clinic_settings_save(clinic=clinic_a)
+    plan = patient_a.plan
+    services.fill_record(plan=plan, date=plan.surgery_date, infusate="heparinized_saline", by=staff_a,
+                         volume_in_ml=30)
+    fill, _ = services.fill_record(plan=plan, date=plan.surgery_date + dt.timedelta(days=14), infusate="fudr",
+                                   by=staff_a, volume_returned_ml="12.5")
+    row = ScheduledFill.objects.get(plan=plan, date=fill.date)
+    assert (row.measured_flow_ml_per_day, row.flow_deviation) == (1.25, False)
+    services.fill_correct(fill=fill, by=staff_a, volume_returned_ml="12.4")
+    assert ScheduledFill.objects.get(pk=row.pk).flow_deviation
+
+
+def test_maintenance_refills_follow_the_protocols_own_infusate_and_interval(clinic_a):
+    protocol = Protocol.objects.create(clinic=clinic_a, name="Glycerin lock", cycle_steps=Protocol.default_steps(),
+                                       cycle_count=1, maintenance_infusate="glycerin", maintenance_days=28)
+    plan = make_patient(clinic_a, "Greta Glycerin", "A-950", surgery=TODAY - dt.timedelta(days=20)).plan
+    plan.protocol = protocol
+    services.plan_save(plan=plan)
+    maintenance = list(ScheduledFill.objects.filter(plan=plan, active=True, kind=FillKind.MAINTENANCE))
+    assert len(maintenance) > 3 and {row.infusate for row in maintenance} == {"glycerin"}
+    assert {(b.date - a.date).days for a, b in itertools.pairwise(maintenance)} == {28}
 
 
 def test_a_stored_fill_deleted_while_the_recompute_writes_it_rolls_the_write_back(patient_a):
