@@ -340,6 +340,17 @@ def test_a_stored_fill_deleted_while_the_recompute_writes_it_rolls_the_write_bac
         services._update_rows(rows)
 
 
+def test_changed_rows_beyond_one_statements_batch_are_all_written(clinic_a, patient_a, monkeypatch):
+    """A closure moves every later fill of the plan: written two rows per statement here (25,000 rows in a
+    clinic-wide recompute are written 2,000 per statement), every one is stored, so a second recompute finds
+    nothing left to write."""
+    monkeypatch.setattr(services, "UPDATE_BATCH", 2)
+    ClinicClosure.objects.create(clinic=clinic_a, date=planned(patient_a)[1].date, name="Staff day")
+    assert len(services.recompute_plans([patient_a.plan]).moves) > 4
+    stored = _revisions(patient_a)
+    assert services.recompute_plans([patient_a.plan]).moves == ()
+    assert _revisions(patient_a) == stored
+
 def test_a_measured_flow_of_zero_still_says_why_the_visit_is_flagged(db):
     from types import SimpleNamespace
 
