@@ -411,13 +411,49 @@ def test_the_engine_changes_a_projection_only_where_the_marking_looks(open_days,
         assert rule_marks(before, capacity, **kind)
 
 
+def during_a_closure(clinic, closed: dt.date, action) -> bool:
+    """Run `action` in a second connection while a closure of `closed` is added and not yet committed; let the
+    closure commit after half a second. Returns whether `action` was still waiting then. PostgreSQL only."""
+    import threading
+
+    from django.db import connection
+
+    checked, go = threading.Event(), threading.Event()
+    errors = []
+
+    def run(step):
+        try:
+            step()
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    def close():
+        with transaction.atomic():
+            services.closures_add(clinic=clinic, days={closed: "Inventory"})
+            checked.set()
+            go.wait(10)
+
+    change = threading.Thread(target=run, args=(close,))
+    change.start()
+    assert checked.wait(10)
+    nurse = threading.Thread(target=run, args=(action,))
+    nurse.start()
+    nurse.join(0.5)
+    waited = nurse.is_alive()
+    go.set()
+    change.join()
+    nurse.join()
+    assert not errors
+    return waited
+
+
 def test_a_fill_recorded_while_a_closure_is_added_is_projected_with_it(transactional_db, frozen, staff_a):
     """The closure asks which plans have a fill on its day; a nurse recording a fill meanwhile would put one there
     (her chemo fill a day early: the next fill is due on the closed day). Her recompute waits for the plan's lock,
     which the closure takes before it asks and holds until it commits, and then reads the closure: without the
     lock, her plan would be stored as current with a fill on the closed day, and never marked."""
-    import threading
-
     from django.db import connection
 
     if connection.vendor != "postgresql":
@@ -426,38 +462,9 @@ def test_a_fill_recorded_while_a_closure_is_added_is_projected_with_it(transacti
     plan = plan_of(clinic, surgery=TODAY - dt.timedelta(days=14), first=14)  # chemo due today, Tuesday
     closed = TODAY + dt.timedelta(days=13)  # Monday 23 March: the next fill's day if chemo is given on Monday 9
     assert not ScheduledFill.objects.filter(plan=plan, date=closed).exists()
-    checked, go = threading.Event(), threading.Event()
-    errors = []
-
-    def close():
-        try:
-            with transaction.atomic():
-                services.closures_add(clinic=clinic, days={closed: "Inventory"})
-                checked.set()
-                go.wait(10)
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connection.close()
-
-    def record():
-        try:
-            services.fill_record(plan=plan, date=TODAY - dt.timedelta(days=1), infusate="fudr", by=staff_a)
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connection.close()
-
-    change = threading.Thread(target=close)
-    change.start()
-    assert checked.wait(10)
-    nurse = threading.Thread(target=record)
-    nurse.start()
-    nurse.join(0.5)  # blocked on the plan's lock
-    go.set()
-    change.join()
-    nurse.join()
-    assert not errors
+    during_a_closure(clinic, closed, lambda: services.fill_record(
+        plan=plan, date=TODAY - dt.timedelta(days=1), infusate="fudr", by=staff_a
+    ))
     jobs.recompute_stale_plans(limit=100)
     stored = snapshot([plan.pk])
     assert not ScheduledFill.objects.filter(plan=plan, date=closed, active=True).exists()
@@ -470,47 +477,16 @@ def test_a_plan_created_while_a_closure_is_added_is_projected_with_it(transactio
     new plan's save waits for the clinic's lock, which the closure holds until it commits, and then reads the
     closure: without that wait, its first chemo fill would be stored on the closed day, as current, and never
     marked."""
-    import threading
-
     from django.db import connection
 
     if connection.vendor != "postgresql":
         pytest.skip("row locks and concurrent transactions: PostgreSQL")
     clinic = staff_a.memberships.get().clinic
     closed = TODAY + dt.timedelta(days=14)  # the first chemo fill's day of a plan with surgery today
-    checked, go = threading.Event(), threading.Event()
-    errors, created = [], []
-
-    def close():
-        try:
-            with transaction.atomic():
-                services.closures_add(clinic=clinic, days={closed: "Inventory"})
-                checked.set()
-                go.wait(10)
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connection.close()
-
-    def create():
-        try:
-            created.append(plan_of(clinic, surgery=TODAY, first=14, record="R9"))
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connection.close()
-
-    change = threading.Thread(target=close)
-    change.start()
-    assert checked.wait(10)
-    nurse = threading.Thread(target=create)
-    nurse.start()
-    nurse.join(0.5)
-    assert nurse.is_alive()  # waiting for the clinic's lock
-    go.set()
-    change.join()
-    nurse.join()
-    assert not errors
+    created = []
+    waited = during_a_closure(clinic, closed, lambda: created.append(plan_of(clinic, surgery=TODAY, first=14,
+                                                                            record="R9")))
+    assert waited  # for the clinic's lock
     plan = created[0]
     assert not jobs.stale_plans().filter(pk=plan.pk).exists()
     assert not ScheduledFill.objects.filter(plan=plan, date=closed, active=True).exists()
